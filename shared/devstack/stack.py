@@ -1,0 +1,35 @@
+"""The whole local stack: PostgreSQL, Kafka and the sandbox, up/down/status, plus its env."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.devstack import kafka, postgres, sandbox_proc
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    start: Callable[[Settings], str]
+    stop: Callable[[Settings], bool]
+    healthy: Callable[[Settings], bool]
+    address: Callable[[Settings], str]
+
+
+COMPONENTS = (
+    Component("postgresql", postgres.start, postgres.stop, postgres.is_healthy, postgres.dsn),
+    Component("kafka", kafka.start, kafka.stop, kafka.is_healthy, kafka.bootstrap),
+    Component("sandbox", sandbox_proc.start, sandbox_proc.stop, sandbox_proc.is_healthy,
+              sandbox_proc.base_url),
+)
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    """What a shell needs to talk to the local stack (`eval "$(alexandria dev env)"`)."""
+    return {
+        "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap(settings),
+        "ALEXANDRIA_DATABASE_URL": postgres.dsn(settings),
+        **sandbox_proc.provider_env(settings),
+    }

@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by every service: client options, topics, the event producer, dead letters."""

@@ -1,0 +1,64 @@
+"""Dead letters: what a consumer cannot decode or apply goes to the dead-letter topic, never lost.
+
+faust acks an event whose agent raised, so a failure must be caught and parked here instead of
+being skipped silently (ARCHITECTURE.md section 8).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared.events import DeadLetter, make_envelope
+from shared.kafka.producer import EventProducer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    """The coordinates and bytes of a message a consumer gave up on."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def dead_letter_event(
+    message: FailedMessage, consumer: str, error: BaseException | str
+) -> DeadLetter:
+    error_type = error if isinstance(error, str) else type(error).__name__
+    reason = str(getattr(error, "reason", None) or error)
+    source = f"{message.topic}/{message.partition}/{message.offset}"
+    return DeadLetter(
+        # One dead letter per source message and consumer, however often it is retried.
+        envelope=make_envelope(
+            DeadLetter, producer=consumer, correlation_id=f"dlq:{source}",
+            causation_id=source, item=consumer,
+        ),
+        consumer=consumer,
+        source_topic=message.topic,
+        source_partition=message.partition,
+        source_offset=message.offset,
+        key=message.key,
+        payload=message.value,
+        headers=dict(message.headers),
+        error_type=error_type,
+        reason=reason[:4000],
+    )
+
+
+async def send_to_dead_letter(
+    producer: EventProducer, message: FailedMessage, consumer: str, error: BaseException | str
+) -> DeadLetter:
+    """Park the message with the reason and wait for the broker's ack, so consuming can go on."""
+    event = dead_letter_event(message, consumer, error)
+    await producer.send(event)
+    log.warning(
+        "dead-lettered %s/%s/%s for %s: %s %s", message.topic, message.partition,
+        message.offset, consumer, event.error_type, event.reason,
+    )
+    return event

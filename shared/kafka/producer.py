@@ -1,0 +1,63 @@
+"""Publishes events: Avro single-object values, keyed by the event type's key, acks from all ISRs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+
+from shared.events import Codec, event_type_of
+from shared.events.generated import _Record
+from shared.kafka.options import client_options
+from shared.settings import Settings
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class EventProducer:
+    """One idempotent producer per process; `send` returns once the broker has the event."""
+
+    def __init__(self, settings: Settings, codec: Codec | None = None) -> None:
+        self.prefix = settings.topic_prefix
+        self.codec = codec or Codec()
+        self._producer = AIOKafkaProducer(
+            **client_options(settings), acks="all", enable_idempotence=True, linger_ms=5
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> EventProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def topic_of(self, event: _Record) -> str:
+        return event_type_of(event).topic(self.prefix)
+
+    async def send(self, event: _Record, headers: Headers = ()) -> RecordMetadata:
+        event_type = event_type_of(event)
+        return await self.send_raw(
+            event_type.topic(self.prefix),
+            event_type.key(event).encode(),
+            self.codec.encode(event),
+            headers,
+        )
+
+    async def send_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()
+    ) -> RecordMetadata:
+        result: RecordMetadata = await self._producer.send_and_wait(
+            topic, value=value, key=key, headers=list(headers)
+        )
+        return result

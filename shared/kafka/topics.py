@@ -1,0 +1,45 @@
+"""Creates the event topics and the dead-letter topic: explicit partitions, kept forever."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.events import all_topics
+from shared.kafka.options import client_options
+from shared.settings import Settings
+
+# Topics are the system of record: no time- or size-based deletion.
+TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    topic: str
+    created: bool
+
+
+async def create_topics(settings: Settings) -> list[TopicResult]:
+    """Create every topic that is missing; existing topics are left as they are (idempotent)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = all_topics(settings.topic_prefix)
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        name=topic,
+                        num_partitions=settings.topic_partitions,
+                        replication_factor=settings.topic_replication_factor,
+                        topic_configs=TOPIC_CONFIG,
+                    )
+                    for topic in missing
+                ]
+            )
+        return [TopicResult(t, t in missing) for t in wanted]
+    finally:
+        await admin.close()
