@@ -28,10 +28,13 @@ def yoyo_uri(dsn: str, schema: str = "public") -> str:
 
 def apply_migrations(dsn: str, schema: str = "public") -> MigrationReport:
     backend = get_backend(yoyo_uri(dsn, schema))
-    migrations = read_migrations(str(MIGRATIONS_DIR))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()
     return MigrationReport(
         applied=tuple(m.id for m in pending), already_applied=len(migrations) - len(pending)
     )

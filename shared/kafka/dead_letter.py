@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from shared.events import DeadLetter, make_envelope
+from aiokafka.structs import ConsumerRecord
+
+from shared.events import Codec, CodecError, DeadLetter, make_envelope
+from shared.events.generated import _Record
 from shared.kafka.producer import EventProducer
 
 log = logging.getLogger(__name__)
@@ -62,3 +65,25 @@ async def send_to_dead_letter(
         message.offset, consumer, event.error_type, event.reason,
     )
     return event
+
+
+async def decode_or_dead_letter(
+    codec: Codec, producer: EventProducer, message: ConsumerRecord[bytes, bytes], consumer: str
+) -> _Record | None:
+    """The decoded event, or None after parking an undecodable message on the dead-letter topic."""
+    try:
+        return codec.decode(message.value)
+    except CodecError as exc:
+        await send_to_dead_letter(producer, failed_message(message), consumer, exc)
+        return None
+
+
+def failed_message(message: ConsumerRecord[bytes, bytes]) -> FailedMessage:
+    return FailedMessage(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value or b"",
+        headers=tuple(message.headers or ()),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -40,6 +41,27 @@ async def create_topics(settings: Settings) -> list[TopicResult]:
                     for topic in missing
                 ]
             )
+            await _wait_for_leaders(admin, missing)
         return [TopicResult(t, t in missing) for t in wanted]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float = 30.0
+) -> None:
+    """Creation returns before partitions have leaders; producing then fails with
+    NotLeaderForPartition, so wait until every partition has one."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        described = await admin.describe_topics(topics)
+        ready = all(
+            t["error_code"] == 0 and t["partitions"]
+            and all(p["leader"] >= 0 for p in t["partitions"])
+            for t in described
+        )
+        if ready:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics have no partition leaders after {timeout_s:.0f}s: {topics}")
+        await asyncio.sleep(0.1)

@@ -1,0 +1,49 @@
+"""The provider error hierarchy: what callers may catch, and what each failure means for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ProviderError(Exception):
+    """Base of every provider failure. Messages never contain keys or keyed URLs."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
+class NotFound(ProviderError):
+    """The provider has no such book/work/author/item (404, empty result or `{}`)."""
+
+
+class RequestRejected(ProviderError):
+    """A 4xx the provider will keep refusing (bad request, bad key, forbidden): do not retry."""
+
+    def __init__(self, provider: str, message: str, status: int) -> None:
+        super().__init__(provider, message)
+        self.status = status
+
+
+class DailyQuotaExhausted(ProviderError):
+    """The day's quota is spent: stop calling this provider until `reset_at` (UTC)."""
+
+    def __init__(self, provider: str, message: str, reset_at: datetime) -> None:
+        super().__init__(provider, f"{message}; resets at {reset_at.isoformat()}")
+        self.reset_at = reset_at
+
+
+class RateLimited(ProviderError):
+    """A per-second/minute limit still refused us after the retries: back off, then retry."""
+
+    def __init__(self, provider: str, message: str, retry_after_s: float | None) -> None:
+        super().__init__(provider, message)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, timeouts or connection failures persisted through every retry."""
+
+
+class MalformedResponse(ProviderError):
+    """The answer was not the JSON shape the provider documents (or was truncated)."""

@@ -1,0 +1,462 @@
+"""The shared HTTP transport: one pooled httpx client, per-provider limits, retries, error classes."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from importlib import metadata
+from typing import Any, Literal, Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from shared.providers.errors import (
+    DailyQuotaExhausted,
+    MalformedResponse,
+    NotFound,
+    ProviderUnavailable,
+    RateLimited,
+    RequestRejected,
+)
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+_CREDENTIAL_EXTENSION = "alexandria.credential"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """How to talk to one provider: where, how long to wait, how many at once, which quota."""
+
+    name: str
+    base_url: str
+    timeout_s: float
+    max_concurrency: int
+    # Reserve one call per attempt against this daily limit in the quota store (ISBNdb).
+    daily_limit: int | None = None
+    # Check the quota store for a day another replica marked exhausted (Google, Gemini).
+    shares_exhaustion: bool = False
+    # The time zone whose midnight resets the provider's daily quota.
+    quota_tz: tzinfo = UTC
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Full-jitter exponential backoff; Retry-After beyond `retry_after_max_s` is not waited out."""
+
+    max_retries: int = 3
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retry_after_max_s: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(
+            max_retries=settings.http_max_retries,
+            backoff_base_s=settings.http_backoff_base_s,
+            backoff_max_s=settings.http_backoff_max_s,
+            retry_after_max_s=settings.http_retry_after_max_s,
+        )
+
+    def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)), so replicas spread out."""
+        return rng() * min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """An API key and where the API expects it. Injected on the wire only, never on logged URLs."""
+
+    secret: SecretStr
+    header: str | None = None
+    param: str | None = None
+    prefix: str = ""
+
+    @classmethod
+    def in_header(cls, secret: SecretStr, header: str, prefix: str = "") -> Credential:
+        return cls(secret=secret, header=header, prefix=prefix)
+
+    @classmethod
+    def in_query(cls, secret: SecretStr, param: str) -> Credential:
+        return cls(secret=secret, param=param)
+
+
+# --- classification ------------------------------------------------------------------------------
+
+OutcomeKind = Literal["ok", "not_found", "rejected", "retry", "rate_limited", "daily_quota"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a response means for the caller; produced by a provider's (pure) classifier."""
+
+    kind: OutcomeKind
+    detail: str = ""
+    retry_after_s: float | None = None
+    reset_at: datetime | None = None
+    # A rate limit that outlasts every retry means the daily quota is gone (ISBNdb's one 429).
+    daily_if_persistent: bool = False
+
+
+OK = Outcome("ok")
+Classifier = Callable[[httpx.Response, datetime], Outcome]
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None if absent/garbled."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response JSON, or None when the body is not JSON (error pages are often HTML)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def classify_status(response: httpx.Response, now: datetime) -> Outcome:
+    """The default meaning of a status code; providers refine 429/403 with their bodies."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return OK
+    if status == 404:
+        return Outcome("not_found", "not found (404)")
+    if status == 429:
+        return Outcome(
+            "rate_limited",
+            "rate limited (429)",
+            parse_retry_after(response.headers.get("Retry-After"), now),
+        )
+    if status in (408, 425) or status >= 500:
+        return Outcome(
+            "retry",
+            f"server error ({status})",
+            parse_retry_after(response.headers.get("Retry-After"), now),
+        )
+    return Outcome("rejected", f"request rejected ({status})")
+
+
+# --- quota hook ----------------------------------------------------------------------------------
+
+
+class QuotaStore(Protocol):
+    """Daily call budgets shared by every replica (see shared.providers.quota)."""
+
+    async def reserve(self, provider: str, limit: int, n: int = 1, *, tz: tzinfo = UTC) -> int:
+        """Count n calls for today or raise DailyQuotaExhausted; returns today's total."""
+        ...
+
+    async def exhausted_until(self, provider: str, *, tz: tzinfo = UTC) -> datetime | None:
+        """The reset time if today is marked exhausted, else None."""
+        ...
+
+    async def mark_exhausted(self, provider: str, *, tz: tzinfo = UTC) -> datetime:
+        """Record that the provider refused us for the rest of its day; returns the reset time."""
+        ...
+
+
+def next_midnight(now: datetime, tz: tzinfo) -> datetime:
+    """The next midnight in `tz` after `now`, in UTC: when a daily quota resets."""
+    local = now.astimezone(tz)
+    day_start = datetime(local.year, local.month, local.day, tzinfo=tz)
+    tomorrow = datetime.fromordinal(day_start.toordinal() + 1).replace(tzinfo=tz)
+    return tomorrow.astimezone(UTC)
+
+
+# --- transport -----------------------------------------------------------------------------------
+
+
+class _CredentialTransport(httpx.AsyncBaseTransport):
+    """Adds the API key to a copy of the request just before the wire.
+
+    httpx logs `request.url` and stores it on responses and exceptions; keeping the key off
+    that object keeps it out of logs and tracebacks. The key is only sent to the origin it
+    was configured for, so a redirect elsewhere cannot leak it.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        attached = request.extensions.get(_CREDENTIAL_EXTENSION)
+        if attached is None:
+            return await self._inner.handle_async_request(request)
+        credential, origin = attached
+        extensions = {k: v for k, v in request.extensions.items() if k != _CREDENTIAL_EXTENSION}
+        url, headers = request.url, request.headers.copy()
+        if (url.scheme, url.host, url.port) == origin:
+            secret = credential.secret.get_secret_value()
+            if credential.header:
+                headers[credential.header] = credential.prefix + secret
+            if credential.param:
+                url = url.copy_add_param(credential.param, secret)
+        wire = httpx.Request(
+            request.method, url, headers=headers, stream=request.stream, extensions=extensions
+        )
+        return await self._inner.handle_async_request(wire)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def user_agent(contact_email: str) -> str:
+    """Descriptive UA with contact, as Open Library and the Wikimedia UA policy ask."""
+    try:
+        version = metadata.version("alexandria-backfill")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        version = "0"
+    return f"AlexandriaBackfill/{version} (mailto:{contact_email}) httpx/{httpx.__version__}"
+
+
+@dataclass
+class _ProviderState:
+    semaphore: asyncio.Semaphore
+    blocked_until: datetime | None = None
+
+
+@dataclass
+class HttpTransport:
+    """One pooled AsyncClient per process, shared by every provider client.
+
+    Build it once at the entry point (`from_settings`) and close it on shutdown.
+    """
+
+    client: httpx.AsyncClient
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    quota: QuotaStore | None = None
+    clock: Clock = utc_now
+    sleep: Sleep = asyncio.sleep
+    rng: Callable[[], float] = random.random
+    _providers: dict[str, _ProviderState] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        quota: QuotaStore | None = None,
+        clock: Clock = utc_now,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> HttpTransport:
+        return cls(
+            client=build_client(settings.contact_email, settings.http_timeout_s),
+            retry=RetryPolicy.from_settings(settings),
+            quota=quota,
+            clock=clock,
+            sleep=sleep,
+            rng=rng,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> HttpTransport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _state(self, spec: ProviderSpec) -> _ProviderState:
+        state = self._providers.get(spec.name)
+        if state is None:
+            state = _ProviderState(asyncio.Semaphore(spec.max_concurrency))
+            self._providers[spec.name] = state
+        return state
+
+    async def _check_quota(self, spec: ProviderSpec, state: _ProviderState) -> None:
+        now = self.clock()
+        if state.blocked_until is not None:
+            if now < state.blocked_until:
+                raise DailyQuotaExhausted(spec.name, "daily quota exhausted", state.blocked_until)
+            state.blocked_until = None
+        if self.quota is None:
+            return
+        try:
+            if spec.daily_limit is not None:
+                await self.quota.reserve(spec.name, spec.daily_limit, tz=spec.quota_tz)
+            elif spec.shares_exhaustion:
+                until = await self.quota.exhausted_until(spec.name, tz=spec.quota_tz)
+                if until is not None:
+                    raise DailyQuotaExhausted(spec.name, "daily quota exhausted", until)
+        except DailyQuotaExhausted as exc:
+            state.blocked_until = exc.reset_at
+            raise
+
+    async def declare_exhausted(
+        self, spec: ProviderSpec, detail: str, reset_at: datetime | None = None
+    ) -> DailyQuotaExhausted:
+        """Stop calling the provider until its reset, here and (via the store) in every replica.
+
+        Returns the error for the caller to raise.
+        """
+        state = self._state(spec)
+        reset = reset_at or next_midnight(self.clock(), spec.quota_tz)
+        if self.quota is not None:
+            stored = await self.quota.mark_exhausted(spec.name, tz=spec.quota_tz)
+            reset = reset_at or stored
+        state.blocked_until = reset
+        log.warning("%s: daily quota exhausted until %s", spec.name, reset.isoformat())
+        return DailyQuotaExhausted(spec.name, detail or "daily quota exhausted", reset)
+
+    async def request(
+        self,
+        spec: ProviderSpec,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: str | bytes | None = None,
+        credential: Credential | None = None,
+        classify: Classifier = classify_status,
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise a ProviderError subclass."""
+        state = self._state(spec)
+        what = f"{method} {path}"
+        url = spec.url(path)
+        extensions: dict[str, Any] = {}
+        if credential is not None:
+            target = httpx.URL(url)
+            extensions[_CREDENTIAL_EXTENSION] = (credential, (target.scheme, target.host, target.port))
+        attempt = 0
+        while True:
+            await self._check_quota(spec, state)
+            outcome: Outcome
+            status = 0
+            try:
+                async with state.semaphore:
+                    response = await self.client.request(
+                        method,
+                        url,
+                        params=params,  # type: ignore[arg-type]
+                        headers=headers,
+                        json=json,
+                        content=content,
+                        timeout=spec.timeout_s,
+                        extensions=extensions,
+                    )
+            except httpx.TimeoutException as exc:
+                outcome = Outcome("retry", f"timed out after {spec.timeout_s:g}s ({type(exc).__name__})")
+            except httpx.TransportError as exc:
+                outcome = Outcome("retry", f"connection failed ({type(exc).__name__})")
+            else:
+                status = response.status_code
+                outcome = classify(response, self.clock())
+                if outcome.kind == "ok":
+                    return response
+            match outcome.kind:
+                case "not_found":
+                    raise NotFound(spec.name, f"{what}: {outcome.detail}")
+                case "rejected":
+                    raise RequestRejected(spec.name, f"{what}: {outcome.detail}", status)
+                case "daily_quota":
+                    raise await self.declare_exhausted(
+                        spec, f"{what}: {outcome.detail}", outcome.reset_at
+                    )
+            delay = self._retry_delay(spec, outcome, attempt, what)
+            if delay is None:
+                raise await self.declare_exhausted(
+                    spec, f"{what}: {outcome.detail} persisted after {attempt + 1} attempts"
+                )
+            attempt += 1
+            log.info(
+                "%s: %s: %s; retry %d/%d in %.2fs",
+                spec.name, what, outcome.detail, attempt, self.retry.max_retries, delay,
+            )  # fmt: skip
+            await self.sleep(delay)
+
+    def _retry_delay(
+        self, spec: ProviderSpec, outcome: Outcome, attempt: int, what: str
+    ) -> float | None:
+        """Seconds before the next attempt; None when a persistent 429 means the day is over.
+
+        Raises when retrying is pointless: retries spent, or a Retry-After beyond the cap
+        (waiting less than asked would break the provider's rules, e.g. WDQS bans for it).
+        """
+        wanted = outcome.retry_after_s
+        too_long = wanted is not None and wanted > self.retry.retry_after_max_s
+        if attempt >= self.retry.max_retries or too_long:
+            if outcome.kind == "rate_limited" and outcome.daily_if_persistent and not too_long:
+                return None
+            if outcome.kind == "rate_limited":
+                suffix = f"; retry after {wanted:g}s" if wanted is not None else ""
+                raise RateLimited(
+                    spec.name, f"{what}: {outcome.detail} after {attempt + 1} attempts{suffix}", wanted
+                )
+            raise ProviderUnavailable(
+                spec.name, f"{what}: {outcome.detail}; gave up after {attempt + 1} attempts"
+            )
+        if wanted is not None:
+            return wanted
+        return self.retry.backoff(attempt, self.rng)
+
+    async def request_json(
+        self,
+        spec: ProviderSpec,
+        method: str,
+        path: str,
+        **kwargs: Any,
+    ) -> Any:
+        """Like `request`, then decode JSON; a body that is not JSON is MalformedResponse."""
+        response = await self.request(spec, method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise MalformedResponse(
+                spec.name,
+                f"{method} {path}: body is not JSON ({kind}, {len(response.content)} bytes)",
+            ) from None
+
+
+def build_client(contact_email: str, timeout_s: float, max_connections: int = 100) -> httpx.AsyncClient:
+    """The process-wide pooled client: keep-alive, redirects followed, UA with contact."""
+    inner = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections // 2 or 1,
+            keepalive_expiry=30.0,
+        ),
+        retries=0,
+    )
+    return httpx.AsyncClient(
+        transport=_CredentialTransport(inner),
+        headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
+        timeout=httpx.Timeout(timeout_s),
+        follow_redirects=True,
+        max_redirects=5,
+    )

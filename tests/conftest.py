@@ -1,0 +1,111 @@
+"""Test fixtures: the real local stack (started once per session, reused when healthy), a fresh
+migrated database per test (cloned from a template), and a unique topic prefix per test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from shared.db.migrate import apply_migrations
+from shared.devstack import kafka, postgres
+from shared.kafka.topics import create_topics
+from shared.settings import Settings, load_settings
+
+TEMPLATE_DB = "alexandria_test_template"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Settings:
+    """Start PostgreSQL and Kafka with the project's own scripts (or reuse healthy ones)."""
+    base = load_settings()
+    postgres.start(base)
+    kafka.start(base)
+    return load_settings(
+        kafka_bootstrap_servers=kafka.bootstrap(base), database_url=postgres.dsn(base)
+    )
+
+
+def _dsn_for(settings: Settings, database: str) -> str:
+    return settings.dsn.rsplit("/", 1)[0] + f"/{database}"
+
+
+async def _admin(settings: Settings) -> asyncpg.Connection:
+    return await asyncpg.connect(_dsn_for(settings, "postgres"))
+
+
+@pytest.fixture(scope="session")
+def template_database(stack: Settings) -> str:
+    """A database with every migration applied, recreated once per session; tests clone it."""
+
+    async def recreate() -> None:
+        conn = await _admin(stack)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    apply_migrations(_dsn_for(stack, TEMPLATE_DB))
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def empty_database_url(stack: Settings) -> Iterator[str]:
+    """A brand-new database with nothing in it (for migration tests)."""
+    name = f"test_empty_{uuid.uuid4().hex[:10]}"
+    yield from _temporary_database(stack, name, template="template0")
+
+
+@pytest.fixture
+def database_url(stack: Settings, template_database: str) -> Iterator[str]:
+    """A fresh database with all migrations applied, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield from _temporary_database(stack, name, template=template_database)
+
+
+def _temporary_database(stack: Settings, name: str, template: str) -> Iterator[str]:
+    async def run(sql: str) -> None:
+        conn = await _admin(stack)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _dsn_for(stack, name)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert pool is not None
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def settings(stack: Settings, topic_prefix: str, database_url: str) -> Settings:
+    """Settings for one test: its own topics (created, 3 partitions each) and its own database."""
+    test_settings = load_settings(
+        kafka_bootstrap_servers=stack.kafka_bootstrap_servers,
+        database_url=database_url,
+        topic_prefix=topic_prefix,
+        topic_partitions=3,
+    )
+    await create_topics(test_settings)
+    return test_settings

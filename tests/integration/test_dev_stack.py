@@ -1,0 +1,67 @@
+"""`alexandria dev up | status | env | down` on a second, isolated stack (own ports and folder)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path):
+    env = {
+        **os.environ,
+        "ALEXANDRIA_DEV_STATE_DIR": str(tmp_path / "state"),
+        "ALEXANDRIA_DEV_KAFKA_PORT": str(free_port()),
+        "ALEXANDRIA_DEV_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "ALEXANDRIA_DEV_POSTGRES_PORT": str(free_port()),
+        "ALEXANDRIA_DEV_SANDBOX_PORT": str(free_port()),
+    }
+    yield env
+    alexandria(env, "dev", "down")
+
+
+def alexandria(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_up_twice_status_env_down(isolated_env: dict[str, str]) -> None:
+    kafka_port = isolated_env["ALEXANDRIA_DEV_KAFKA_PORT"]
+    pg_port = isolated_env["ALEXANDRIA_DEV_POSTGRES_PORT"]
+
+    first = alexandria(isolated_env, "dev", "up")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.count(" started ") == 3
+    assert "1 applied" in first.stdout and "6 created" in first.stdout
+
+    second = alexandria(isolated_env, "dev", "up")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stdout.count("already running") == 3
+    assert "0 applied" in second.stdout and "0 created, 6 already there" in second.stdout
+
+    status = alexandria(isolated_env, "dev", "status")
+    assert status.returncode == 0, status.stdout
+    assert f"kafka       healthy  127.0.0.1:{kafka_port}" in status.stdout
+    assert f"postgresql  healthy  postgresql://alexandria@127.0.0.1:{pg_port}/alexandria" in (
+        status.stdout)
+
+    env_lines = alexandria(isolated_env, "dev", "env").stdout
+    assert f"export ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka_port}" in env_lines
+    assert "export ALEXANDRIA_ISBNDB_BASE_URL=http://127.0.0.1:" in env_lines
+
+    down = alexandria(isolated_env, "dev", "down")
+    assert down.returncode == 0 and down.stdout.count("stopped") == 3
+    after = alexandria(isolated_env, "dev", "status")
+    assert after.returncode == 1
+    assert after.stdout.count(" down ") == 3

@@ -1,0 +1,53 @@
+"""Reading topics back in tests: assign every partition, read from the start until enough arrived."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
+
+from shared.kafka.options import client_options
+from shared.settings import Settings
+
+
+async def partitions_of(settings: Settings, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+    finally:
+        await admin.close()
+
+
+async def read_topic(
+    settings: Settings, topic: str, expected: int, timeout_s: float = 15.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """At least `expected` records of `topic` (fewer only if the timeout passes)."""
+    assignment = await partitions_of(settings, topic)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(assignment)
+        await consumer.seek_to_beginning(*assignment)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    partitions = await partitions_of(settings, topic)
+    consumer = AIOKafkaConsumer(**client_options(settings))
+    await consumer.start()
+    try:
+        return {tp.partition: o for tp, o in (await consumer.end_offsets(partitions)).items()}
+    finally:
+        await consumer.stop()
