@@ -1,0 +1,39 @@
+# Alexandria Backfill: `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	deploy/local/install-system-packages.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Install system packages if missing, and the Python environment
+
+test: setup ## Set up, start the local stack if needed, and run the whole test suite
+	$(BIN)/pytest
+
+lint: setup ## ruff
+	$(BIN)/ruff check .
+
+typecheck: setup ## mypy (strict on shared/, services/, sandbox/)
+	$(BIN)/mypy
+
+up: setup ## Start the local stack (Kafka, PostgreSQL, sandbox), migrate, create topics
+	$(BIN)/alexandria dev up
+
+status: setup ## Show the local stack's health and addresses
+	$(BIN)/alexandria dev status
+
+down: setup ## Stop the local stack (its data stays in .state/)
+	$(BIN)/alexandria dev down
+
+.PHONY: help setup test lint typecheck up status down
