@@ -39,9 +39,8 @@ def validate_month_request(
     elif year == today.year and month > today.month:
         problems.append(f"{year}-{month:02d} is in the future")
     if prompt_variant is not None and prompt_variant not in PROMPT_VARIANTS:
-        problems.append(
-            f"prompt variant {prompt_variant!r} is unknown (use one of: {', '.join(PROMPT_VARIANTS)})"
-        )
+        known = ", ".join(PROMPT_VARIANTS)
+        problems.append(f"prompt variant {prompt_variant!r} is unknown (use one of: {known})")
     if batch_size is not None and not 1 <= batch_size <= 100:
         problems.append(f"batch size {batch_size} is outside 1..100")
     if problems:

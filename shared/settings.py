@@ -87,8 +87,17 @@ class Settings(BaseSettings):
     wikidata_timeout_s: float = Field(default=65.0, gt=0)
     openlibrary_batch_size: int = Field(default=25, ge=1, le=1000)
 
+    # --- Pipeline ----------------------------------------------------------------------------
+    scheduler_interval_s: float = Field(default=10.0, gt=0)
+    scheduler_months_per_tick: int = Field(default=20, ge=1, le=1000)
+    scheduler_max_attempts: int = Field(default=5, ge=1, le=100)
+    scheduler_stuck_after_s: float = Field(default=7200.0, gt=0)
+    llm_batch_size: int = Field(default=20, ge=1, le=100)
+
     # --- Telemetry -----------------------------------------------------------------------------
-    otlp_endpoint: str | None = None
+    otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318 (Jaeger's OTLP/HTTP)
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no Prometheus endpoint
+    metrics_host: str = "127.0.0.1"
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("kafka_bootstrap_servers")

@@ -4,18 +4,17 @@ migrated database per test (cloned from a template), and a unique topic prefix p
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 
-from shared.db.migrate import apply_migrations
+from shared.db.migrate import MIGRATIONS_DIR, apply_migrations
 from shared.devstack import kafka, postgres
 from shared.kafka.topics import create_topics
 from shared.settings import Settings, load_settings
-
-TEMPLATE_DB = "alexandria_test_template"
 
 
 @pytest.fixture(scope="session")
@@ -39,19 +38,32 @@ async def _admin(settings: Settings) -> asyncpg.Connection:
 
 @pytest.fixture(scope="session")
 def template_database(stack: Settings) -> str:
-    """A database with every migration applied, recreated once per session; tests clone it."""
+    """A database with every migration applied, named after the migrations' content, so
+    concurrent test sessions share it safely and a changed migration gets a new one."""
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        digest.update(path.name.encode() + path.read_bytes())
+    name = f"alexandria_tpl_{digest.hexdigest()[:12]}"
 
-    async def recreate() -> None:
+    async def exists(conn: asyncpg.Connection) -> bool:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+
+    async def build() -> None:
         conn = await _admin(stack)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+            await conn.execute("SELECT pg_advisory_lock(4242)")
+            if not await exists(conn):
+                building = f"{name}_building"
+                await conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+                await conn.execute(f'CREATE DATABASE "{building}"')
+                await asyncio.to_thread(apply_migrations, _dsn_for(stack, building))
+                await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
         finally:
+            await conn.execute("SELECT pg_advisory_unlock(4242)")
             await conn.close()
 
-    asyncio.run(recreate())
-    apply_migrations(_dsn_for(stack, TEMPLATE_DB))
-    return TEMPLATE_DB
+    asyncio.run(build())
+    return name
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Reading topics back in tests: assign every partition, read from the start until enough arrived."""
+"""Reading topics back in tests: every partition from the start until enough arrived."""
 
 from __future__ import annotations
 

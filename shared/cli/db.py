@@ -18,5 +18,7 @@ def migrate() -> None:
     """Apply pending migrations (idempotent)."""
     settings = load_settings()
     report = apply_migrations(settings.dsn, settings.database_schema)
-    click.echo(f"{len(report.applied)} migrations applied ({', '.join(report.applied) or 'none'}), "
-               f"{report.already_applied} already applied, on {settings.redacted_dsn}")
+    click.echo(
+        f"{len(report.applied)} migrations applied ({', '.join(report.applied) or 'none'}), "
+        f"{report.already_applied} already applied, on {settings.redacted_dsn}"
+    )

@@ -17,10 +17,13 @@ from shared.settings import Settings, load_settings
 def local_settings() -> Settings:
     """Settings aimed at the local stack, whatever the shell's connection variables say."""
     base = load_settings()
-    return load_settings(**{k.removeprefix("ALEXANDRIA_").lower(): v
-                            for k, v in stack_env(base).items()
-                            if k in ("ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS",
-                                     "ALEXANDRIA_DATABASE_URL")})
+    return load_settings(
+        **{
+            k.removeprefix("ALEXANDRIA_").lower(): v
+            for k, v in stack_env(base).items()
+            if k in ("ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS", "ALEXANDRIA_DATABASE_URL")
+        }
+    )
 
 
 @click.group()
@@ -37,17 +40,25 @@ def up(no_setup: bool) -> None:
     for component in COMPONENTS:
         started = time.monotonic()
         outcome = component.start(settings)
-        click.echo(f"{component.name:<11} {outcome:<16} {component.address(settings)}"
-                   f"  ({time.monotonic() - started:.1f}s)")
+        click.echo(
+            f"{component.name:<11} {outcome:<16} {component.address(settings)}"
+            f"  ({time.monotonic() - started:.1f}s)"
+        )
     if not no_setup:
         report = apply_migrations(settings.dsn, settings.database_schema)
-        click.echo(f"{'migrations':<11} {len(report.applied)} applied, "
-                   f"{report.already_applied} already there")
+        click.echo(
+            f"{'migrations':<11} {len(report.applied)} applied, "
+            f"{report.already_applied} already there"
+        )
         results = asyncio.run(create_topics(settings))
-        click.echo(f"{'topics':<11} {sum(r.created for r in results)} created, "
-                   f"{sum(not r.created for r in results)} already there")
-    click.echo(f"stack up in {time.monotonic() - began:.1f}s. "
-               'Point your shell at it with: eval "$(alexandria dev env)"')
+        click.echo(
+            f"{'topics':<11} {sum(r.created for r in results)} created, "
+            f"{sum(not r.created for r in results)} already there"
+        )
+    click.echo(
+        f"stack up in {time.monotonic() - began:.1f}s. "
+        'Point your shell at it with: eval "$(alexandria dev env)"'
+    )
 
 
 @dev.command()
@@ -67,8 +78,9 @@ def status() -> None:
     for component in COMPONENTS:
         ok = component.healthy(settings)
         healthy &= ok
-        click.echo(f"{component.name:<11} {'healthy' if ok else 'down':<8} "
-                   f"{component.address(settings)}")
+        click.echo(
+            f"{component.name:<11} {'healthy' if ok else 'down':<8} {component.address(settings)}"
+        )
     click.echo(f"state folder: {settings.dev_state_dir}")
     if not healthy:
         raise click.exceptions.Exit(1)

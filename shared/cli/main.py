@@ -11,14 +11,19 @@ from typing import Any
 import click
 from aiokafka.errors import KafkaError
 
-from shared.cli import db, dev, publish, schemas, topics
+from shared.cli import backfill, db, dev, publish, schemas, topics
 from shared.devstack.processes import StackError
 from shared.events import CodecError
 from shared.months import InvalidMonth
 from shared.settings import SettingsError
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    SettingsError, StackError, CodecError, InvalidMonth, KafkaError, OSError,
+    SettingsError,
+    StackError,
+    CodecError,
+    InvalidMonth,
+    KafkaError,
+    OSError,
 )
 
 
@@ -51,6 +56,7 @@ def cli() -> None:
 
 
 cli.add_command(dev.dev)
+cli.add_command(backfill.backfill)
 cli.add_command(db.db)
 cli.add_command(topics.topics)
 cli.add_command(publish.publish)

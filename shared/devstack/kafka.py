@@ -1,4 +1,4 @@
-"""Apache Kafka for the local stack: one KRaft node (broker + controller) run from Maven-resolved jars."""
+"""Apache Kafka for the local stack: one KRaft node (broker + controller) from Maven jars."""
 
 from __future__ import annotations
 
@@ -100,9 +100,18 @@ def resolve_jars(kp: KafkaPaths) -> None:
     shutil.rmtree(kp.libs, ignore_errors=True)
     kp.root.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={kp.libs}"],
-        capture_output=True, text=True, check=False,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={kp.libs}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0 or not marker.exists():
         output = (result.stdout + result.stderr)[-3000:]
@@ -111,9 +120,17 @@ def resolve_jars(kp: KafkaPaths) -> None:
 
 def java_command(kp: KafkaPaths, main_class: str, *args: str) -> list[str]:
     return [
-        "java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={kp.root / 'logs'}",
-        "-cp", f"{kp.libs}/*", main_class, *args,
+        "java",
+        "-Xms256m",
+        "-Xmx1g",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+        f"-Dkafka.logs.dir={kp.root / 'logs'}",
+        "-cp",
+        f"{kp.libs}/*",
+        main_class,
+        *args,
     ]
 
 
@@ -124,12 +141,24 @@ def format_storage(settings: Settings, kp: KafkaPaths) -> None:
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     result = subprocess.run(
-        java_command(kp, "kafka.tools.StorageTool", "format", "--standalone",
-                     "--cluster-id", cluster_id, "--config", str(kp.config)),
-        capture_output=True, text=True, check=False,
+        java_command(
+            kp,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "--cluster-id",
+            cluster_id,
+            "--config",
+            str(kp.config),
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
-        raise processes.StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+        raise processes.StackError(
+            f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
+        )
 
 
 async def answers_metadata(bootstrap: str, timeout_ms: int = 3000) -> bool:
@@ -164,7 +193,9 @@ def start(settings: Settings) -> str:
     if processes.read_pid(kp.pid) is not None and is_healthy(settings):
         return "already running"
     if shutil.which("java") is None:
-        raise processes.StackError("Java 17 is not installed: apt-get install -y openjdk-17-jre-headless")
+        raise processes.StackError(
+            "Java 17 is not installed: apt-get install -y openjdk-17-jre-headless"
+        )
     resolve_jars(kp)
     format_storage(settings, kp)
     pid = processes.spawn(java_command(kp, "kafka.Kafka", str(kp.config)), kp.log, kp.pid)
@@ -175,7 +206,9 @@ def start(settings: Settings) -> str:
         if is_healthy(settings):
             return "started"
         time.sleep(0.5)
-    raise processes.failure("Kafka", f"did not answer within {settings.dev_start_timeout_s:.0f}s", kp.log)
+    raise processes.failure(
+        "Kafka", f"did not answer within {settings.dev_start_timeout_s:.0f}s", kp.log
+    )
 
 
 def stop(settings: Settings) -> bool:

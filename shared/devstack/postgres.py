@@ -1,4 +1,4 @@
-"""PostgreSQL for the local stack: the system's binaries, a project-local cluster on a loopback port."""
+"""PostgreSQL for the local stack: system binaries, a project-local cluster on loopback."""
 
 from __future__ import annotations
 
@@ -53,8 +53,10 @@ def install_binaries() -> Path:
             "PostgreSQL binaries not found. Install them: sudo apt-get install -y postgresql-15"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", f"postgresql-{PREFERRED_MAJOR}"]):
+    for argv in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", f"postgresql-{PREFERRED_MAJOR}"],
+    ):
         result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         if result.returncode != 0:
             raise processes.StackError(f"{' '.join(argv)} failed:\n{result.stderr[-2000:]}")
@@ -94,7 +96,7 @@ async def _answers(port: int, database: str) -> bool:
         conn = await asyncpg.connect(
             host="127.0.0.1", port=port, user=SUPERUSER, database=database, timeout=3
         )
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     try:
         return bool(await conn.fetchval("SELECT 1") == 1)
@@ -120,9 +122,21 @@ def _initdb(bindir: Path, pp: PostgresPaths) -> None:
         return
     give_to_server_user(pp)
     result = subprocess.run(
-        as_server_user([str(bindir / "initdb"), "-D", str(pp.data), "-U", SUPERUSER,
-                        "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]),
-        capture_output=True, text=True, check=False,
+        as_server_user(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(pp.data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise processes.StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
@@ -141,10 +155,24 @@ def start(settings: Settings) -> str:
         "-c unix_socket_directories='' -c max_connections=200 -c shared_buffers=256MB"
     )
     result = subprocess.run(
-        as_server_user([str(bindir / "pg_ctl"), "-D", str(pp.data), "-l", str(pp.log),
-                        "-o", options, "-w", "-t", str(int(settings.dev_start_timeout_s)),
-                        "start"]),
-        capture_output=True, text=True, check=False,
+        as_server_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(pp.data),
+                "-l",
+                str(pp.log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(settings.dev_start_timeout_s)),
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise processes.failure("PostgreSQL", f"did not start ({result.stderr.strip()})", pp.log)
@@ -164,6 +192,8 @@ def stop(settings: Settings) -> bool:
         return False
     subprocess.run(
         as_server_user([str(bindir / "pg_ctl"), "-D", str(pp.data), "-m", "fast", "-w", "stop"]),
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return True

@@ -88,6 +88,4 @@ def tail(log_file: Path, lines: int = 20) -> str:
 
 
 def failure(component: str, reason: str, log_file: Path) -> StackError:
-    return StackError(
-        f"{component} {reason}.\nLog: {log_file}\nLast lines:\n{tail(log_file)}"
-    )
+    return StackError(f"{component} {reason}.\nLog: {log_file}\nLast lines:\n{tail(log_file)}")

@@ -27,10 +27,16 @@ def base_url(settings: Settings) -> str:
 
 def provider_env(settings: Settings) -> dict[str, str]:
     """Each provider's base URL pointing at the sandbox, plus placeholder keys it accepts."""
-    env = {f"ALEXANDRIA_{name}_BASE_URL": f"{base_url(settings)}/{path}"
-           for name, path in PROVIDER_PATHS.items()}
-    env.update({f"ALEXANDRIA_{name}_API_KEY": "sandbox-key"
-                for name in ("ISBNDB", "GOOGLE_BOOKS", "GEMINI", "XAI")})
+    env = {
+        f"ALEXANDRIA_{name}_BASE_URL": f"{base_url(settings)}/{path}"
+        for name, path in PROVIDER_PATHS.items()
+    }
+    env.update(
+        {
+            f"ALEXANDRIA_{name}_API_KEY": "sandbox-key"
+            for name in ("ISBNDB", "GOOGLE_BOOKS", "GEMINI", "XAI")
+        }
+    )
     return env
 
 
@@ -47,9 +53,17 @@ def start(settings: Settings) -> str:
         return "already running"
     settings.dev_state_dir.mkdir(parents=True, exist_ok=True)
     pid = processes.spawn(
-        [sys.executable, "-m", "sandbox", "--host", "127.0.0.1",
-         "--port", str(settings.dev_sandbox_port)],
-        log, pid_file,
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.dev_sandbox_port),
+        ],
+        log,
+        pid_file,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

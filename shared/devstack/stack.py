@@ -21,8 +21,13 @@ class Component:
 COMPONENTS = (
     Component("postgresql", postgres.start, postgres.stop, postgres.is_healthy, postgres.dsn),
     Component("kafka", kafka.start, kafka.stop, kafka.is_healthy, kafka.bootstrap),
-    Component("sandbox", sandbox_proc.start, sandbox_proc.stop, sandbox_proc.is_healthy,
-              sandbox_proc.base_url),
+    Component(
+        "sandbox",
+        sandbox_proc.start,
+        sandbox_proc.stop,
+        sandbox_proc.is_healthy,
+        sandbox_proc.base_url,
+    ),
 )
 
 

@@ -44,7 +44,9 @@ def book_key(event: ISBNResolved) -> str:
 EVENT_TYPES: tuple[EventType, ...] = (
     EventType(MonthScheduled, "month_scheduled", "month-scheduled", month_key),
     EventType(BooksGenerated, "books_generated", "books-generated", month_key),
-    EventType(MonthGenerationFailed, "month_generation_failed", "month-generation-failed", month_key),
+    EventType(
+        MonthGenerationFailed, "month_generation_failed", "month-generation-failed", month_key
+    ),
     EventType(ISBNResolved, "isbn_resolved", "isbn-resolved", book_key),
     EventType(MetadataFetched, "metadata_fetched", "metadata-fetched", lambda e: e.isbn13),
     EventType(

@@ -65,15 +65,13 @@ class Codec:
                 body, writer.parsed, reader.parsed if reader is not writer else None
             )
         except (EOFError, StopIteration, ValueError, IndexError, UnicodeDecodeError) as exc:
-            raise CodecError(
-                f"truncated or corrupt {writer.record_name} body: {type(exc).__name__} {exc}".strip()
-            ) from None
+            detail = f"{type(exc).__name__} {exc}".strip()
+            raise CodecError(f"truncated or corrupt {writer.record_name} body: {detail}") from None
         except Exception as exc:  # fastavro raises assorted types on garbage bodies
             raise CodecError(f"corrupt {writer.record_name} body: {type(exc).__name__}") from None
-        if body.tell() != len(data) - HEADER_LEN:
-            raise CodecError(
-                f"{writer.record_name} body has {len(data) - HEADER_LEN - body.tell()} trailing bytes"
-            )
+        trailing = len(data) - HEADER_LEN - body.tell()
+        if trailing:
+            raise CodecError(f"{writer.record_name} body has {trailing} trailing bytes")
         if not isinstance(record, dict):
             raise CodecError(f"{writer.record_name} body is not a record")
         return BY_FOLDER[writer.event], record

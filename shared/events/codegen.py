@@ -16,8 +16,14 @@ from shared.events.schemas import all_versions
 GENERATED = Path(__file__).with_name("generated.py")
 
 _PRIMITIVES = {
-    "string": "str", "int": "int", "long": "int", "float": "float", "double": "float",
-    "boolean": "bool", "bytes": "bytes", "null": "None",
+    "string": "str",
+    "int": "int",
+    "long": "int",
+    "float": "float",
+    "double": "float",
+    "boolean": "bool",
+    "bytes": "bytes",
+    "null": "None",
 }
 
 
@@ -31,7 +37,9 @@ class _Generator:
             return _PRIMITIVES.get(avro_type) or avro_type.rsplit(".", 1)[-1]
         if isinstance(avro_type, list):
             parts = [self.annotation(t) for t in avro_type]
-            return " | ".join(p for p in parts if p != "None") + (" | None" if "None" in parts else "")
+            return " | ".join(p for p in parts if p != "None") + (
+                " | None" if "None" in parts else ""
+            )
         kind = avro_type["type"]
         if kind == "record":
             return self.record(avro_type)

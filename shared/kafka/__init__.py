@@ -1,1 +1,1 @@
-"""Kafka plumbing shared by every service: client options, topics, the event producer, dead letters."""
+"""Kafka plumbing shared by every service: options, topics, producer, dead letters, worker."""

@@ -39,8 +39,11 @@ def dead_letter_event(
     return DeadLetter(
         # One dead letter per source message and consumer, however often it is retried.
         envelope=make_envelope(
-            DeadLetter, producer=consumer, correlation_id=f"dlq:{source}",
-            causation_id=source, item=consumer,
+            DeadLetter,
+            producer=consumer,
+            correlation_id=f"dlq:{source}",
+            causation_id=source,
+            item=consumer,
         ),
         consumer=consumer,
         source_topic=message.topic,
@@ -61,8 +64,13 @@ async def send_to_dead_letter(
     event = dead_letter_event(message, consumer, error)
     await producer.send(event)
     log.warning(
-        "dead-lettered %s/%s/%s for %s: %s %s", message.topic, message.partition,
-        message.offset, consumer, event.error_type, event.reason,
+        "dead-lettered %s/%s/%s for %s: %s %s",
+        message.topic,
+        message.partition,
+        message.offset,
+        consumer,
+        event.error_type,
+        event.reason,
     )
     return event
 

@@ -1,4 +1,4 @@
-"""Publishes events: Avro single-object values, keyed by the event type's key, acks from all ISRs."""
+"""Publishes events: Avro single-object values, keyed per event type, acked by all ISRs."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ class EventProducer:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.stop()

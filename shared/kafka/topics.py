@@ -56,7 +56,8 @@ async def _wait_for_leaders(
     while True:
         described = await admin.describe_topics(topics)
         ready = all(
-            t["error_code"] == 0 and t["partitions"]
+            t["error_code"] == 0
+            and t["partitions"]
             and all(p["leader"] >= 0 for p in t["partitions"])
             for t in described
         )

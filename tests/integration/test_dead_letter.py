@@ -1,4 +1,4 @@
-"""An undecodable message goes to the dead-letter topic with its bytes and reason; the rest flows."""
+"""An undecodable message is dead-lettered with its bytes and reason; the rest flows on."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ async def test_poison_message_is_dead_lettered_and_consumption_continues(setting
     topic = f"{settings.topic_prefix}.month-scheduled"
     async with EventProducer(settings, codec) as producer:
         await producer.send(good)
-        await producer.send_raw(topic, b"2019-03", b"\xc3\x01not-a-fingerprint",
-                                [("traceparent", b"00-x")])
+        await producer.send_raw(
+            topic, b"2019-03", b"\xc3\x01not-a-fingerprint", [("traceparent", b"00-x")]
+        )
         await producer.send(good.model_copy(update={"month": 4}))
 
         consumer = AIOKafkaConsumer(
-            topic, **client_options(settings), group_id=f"{settings.topic_prefix}-test",
-            auto_offset_reset="earliest", enable_auto_commit=False,
+            topic,
+            **client_options(settings),
+            group_id=f"{settings.topic_prefix}-test",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
         )
         await consumer.start()
         decoded = []
@@ -34,7 +38,9 @@ async def test_poison_message_is_dead_lettered_and_consumption_continues(setting
                 for records in (await consumer.getmany(timeout_ms=5000)).values():
                     for record in records:
                         seen += 1
-                        event = await decode_or_dead_letter(codec, producer, record, "test-consumer")
+                        event = await decode_or_dead_letter(
+                            codec, producer, record, "test-consumer"
+                        )
                         if event is not None:
                             decoded.append(event)
         finally:

@@ -32,8 +32,14 @@ def isolated_env(tmp_path: Path):
 
 
 def alexandria(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_up_twice_status_env_down(isolated_env: dict[str, str]) -> None:
@@ -54,7 +60,8 @@ def test_up_twice_status_env_down(isolated_env: dict[str, str]) -> None:
     assert status.returncode == 0, status.stdout
     assert f"kafka       healthy  127.0.0.1:{kafka_port}" in status.stdout
     assert f"postgresql  healthy  postgresql://alexandria@127.0.0.1:{pg_port}/alexandria" in (
-        status.stdout)
+        status.stdout
+    )
 
     env_lines = alexandria(isolated_env, "dev", "env").stdout
     assert f"export ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka_port}" in env_lines

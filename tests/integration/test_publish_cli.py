@@ -1,4 +1,4 @@
-"""`alexandria publish month-scheduled`: a valid month reaches the broker; a bad one publishes nothing."""
+"""`alexandria publish month-scheduled`: a valid month is published; a bad one is not."""
 
 from __future__ import annotations
 
@@ -19,14 +19,27 @@ def run_cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
         "ALEXANDRIA_TOPIC_PREFIX": settings.topic_prefix,
     }
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
-        timeout=60, check=False,
+        [sys.executable, "-m", "shared.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 async def test_published_month_reads_back(settings) -> None:
-    result = run_cli(settings, "publish", "month-scheduled", "--year", "2021", "--month", "7",
-                     "--batch-size", "15")
+    result = run_cli(
+        settings,
+        "publish",
+        "month-scheduled",
+        "--year",
+        "2021",
+        "--month",
+        "7",
+        "--batch-size",
+        "15",
+    )
     assert result.returncode == 0, result.stderr
     assert "published MonthScheduled 2021-07 (contemporary-notable, batch 15)" in result.stdout
     records = await read_topic(settings, f"{settings.topic_prefix}.month-scheduled", 1)
@@ -34,7 +47,11 @@ async def test_published_month_reads_back(settings) -> None:
     event = Codec().decode(records[0].value)
     assert isinstance(event, MonthScheduled)
     assert (event.year, event.month, event.prompt_variant, event.batch_size) == (
-        2021, 7, "contemporary-notable", 15)
+        2021,
+        7,
+        "contemporary-notable",
+        15,
+    )
     assert event.envelope.producer == "cli"
     assert event.envelope.correlation_id == "month:2021-07"
 

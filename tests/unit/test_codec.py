@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,10 +58,8 @@ def test_non_bytes_are_rejected() -> None:
 @given(st.binary(max_size=200))
 def test_random_bodies_never_escape_as_other_errors(body: bytes) -> None:
     header = CODEC.encode(SAMPLES[4])[:HEADER_LEN]  # MetadataFetched: the richest schema
-    try:
+    with contextlib.suppress(CodecError):
         CODEC.decode(header + body)
-    except CodecError:
-        pass
 
 
 @given(st.binary(max_size=64))

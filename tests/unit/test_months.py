@@ -21,7 +21,11 @@ def test_defaults_follow_the_year() -> None:
 def test_explicit_values_are_kept() -> None:
     request = validate_month_request(1900, 12, "contemporary-notable", 100, TODAY)
     assert (request.year, request.month, request.prompt_variant, request.batch_size) == (
-        1900, 12, "contemporary-notable", 100)
+        1900,
+        12,
+        "contemporary-notable",
+        100,
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Schemas: models cannot drift from them, and every version stays compatible with the earlier ones."""
+"""Schemas: models cannot drift from them; every version stays compatible with the others."""
 
 from __future__ import annotations
 
@@ -55,7 +55,10 @@ def test_the_checker_catches_a_breaking_change(tmp_path: Path) -> None:
     assert compatible(additive, current) and compatible(current, additive)
     path = tmp_path / "v2.avsc"
     path.write_text(json.dumps(additive))
-    assert load_version("month_scheduled", path).fingerprint != VERSIONS["month_scheduled"][-1].fingerprint
+    assert (
+        load_version("month_scheduled", path).fingerprint
+        != VERSIONS["month_scheduled"][-1].fingerprint
+    )
 
 
 def test_every_event_carries_the_envelope() -> None:
@@ -63,5 +66,11 @@ def test_every_event_carries_the_envelope() -> None:
         first = versions[-1].raw["fields"][0]
         assert first["name"] == "envelope"
         names = [f["name"] for f in first["type"]["fields"]]
-        assert names == ["event_id", "occurred_at", "correlation_id", "causation_id",
-                         "producer", "schema_version"]
+        assert names == [
+            "event_id",
+            "occurred_at",
+            "correlation_id",
+            "causation_id",
+            "producer",
+            "schema_version",
+        ]

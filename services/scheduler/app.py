@@ -1,0 +1,60 @@
+"""The scheduler service: every interval, requeue stuck months, claim due ones, relay the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import asyncpg
+
+from services.scheduler.store import claim_months, relay_outbox, requeue_stuck
+from shared.db.pool import create_pool
+from shared.events import Codec
+from shared.kafka.producer import EventProducer
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def tick(settings: Settings, pool: asyncpg.Pool, producer: EventProducer) -> tuple[int, int]:
+    """One round: returns (months claimed, events relayed)."""
+    requeued = await requeue_stuck(
+        pool, settings.scheduler_stuck_after_s, settings.scheduler_max_attempts
+    )
+    if requeued:
+        log.warning("requeued %d months stuck in processing", requeued)
+    claims = await claim_months(
+        pool,
+        producer.codec,
+        settings.topic_prefix,
+        settings.scheduler_months_per_tick,
+        settings.llm_batch_size,
+    )
+    relayed = await relay_outbox(pool, producer)
+    if claims:
+        log.info("claimed %s", ", ".join(f"{c.year}-{c.month:02d}#{c.attempt}" for c in claims))
+    return len(claims), relayed
+
+
+async def run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pool = await create_pool(settings, max_size=2)
+    try:
+        async with EventProducer(settings, Codec()) as producer:
+            log.info("scheduler ticking every %.0fs", settings.scheduler_interval_s)
+            while not stop.is_set():
+                try:
+                    await tick(settings, pool, producer)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning(
+                        "tick failed (%s: %s); next tick will retry", type(exc).__name__, exc
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.scheduler_interval_s)
+    finally:
+        await pool.close()
