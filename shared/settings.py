@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     scheduler_max_attempts: int = Field(default=5, ge=1, le=100)
     scheduler_stuck_after_s: float = Field(default=7200.0, gt=0)
     llm_batch_size: int = Field(default=20, ge=1, le=100)
+    # Names this replica's Kafka transactions; a stable value (e.g. a StatefulSet pod name) lets
+    # a restarted replica fence its predecessor at once. Default: hostname-pid.
+    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
 
     # --- Telemetry -----------------------------------------------------------------------------
     otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318 (Jaeger's OTLP/HTTP)

@@ -27,7 +27,9 @@ async def read_topic(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """At least `expected` records of `topic` (fewer only if the timeout passes)."""
     assignment = await partitions_of(settings, topic)
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), enable_auto_commit=False, isolation_level="read_committed"
+    )
     await consumer.start()
     try:
         consumer.assign(assignment)

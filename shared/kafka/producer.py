@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import RecordMetadata
+from aiokafka.structs import RecordMetadata, TopicPartition
 
 from shared.events import Codec, event_type_of
 from shared.events.generated import _Record
@@ -19,12 +20,26 @@ Headers = Sequence[tuple[str, bytes]]
 class EventProducer:
     """One idempotent producer per process; `send` returns once the broker has the event."""
 
-    def __init__(self, settings: Settings, codec: Codec | None = None) -> None:
+    def __init__(
+        self, settings: Settings, codec: Codec | None = None, transactional_id: str | None = None
+    ) -> None:
         self.prefix = settings.topic_prefix
         self.codec = codec or Codec()
         self._producer = AIOKafkaProducer(
-            **client_options(settings), acks="all", enable_idempotence=True, linger_ms=5
+            **client_options(settings),
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            transactional_id=transactional_id,
+            transaction_timeout_ms=60_000,
         )
+
+    def transaction(self) -> Any:
+        """Kafka transaction: everything sent inside, and the offsets, commit or abort together."""
+        return self._producer.transaction()
+
+    async def send_offsets(self, offsets: dict[TopicPartition, int], group_id: str) -> None:
+        await self._producer.send_offsets_to_transaction(offsets, group_id)
 
     async def start(self) -> None:
         await self._producer.start()

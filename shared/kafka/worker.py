@@ -1,27 +1,30 @@
-"""The consumer loop every stream service runs: decode, handle a batch, publish, then commit.
+"""The consumer loop every stream service runs: decode, handle a batch, publish, commit.
 
-Offsets are committed only after the handler returned, i.e. after everything it published was
-acknowledged by the broker, so a crash redelivers rather than loses (at-least-once; derived event
-ids make the redelivered outputs recognisable duplicates). Nothing is skipped silently: an
-undecodable message or an event the handler rejects goes to the dead-letter topic with the
-reason; a transient failure (broker, database or API down) retries the batch with backoff.
-This replaces faust's agents, whose acking (on raise, in `take()`'s finally, for messages skipped
-across a rebalance) cannot give that guarantee; see README "Why not faust agents".
+Kafka-to-Kafka services are exactly-once: the events a batch produces, its dead letters and the
+consumed offsets are committed in one Kafka transaction, so a crash aborts half-done work
+instead of duplicating it (downstream consumers read `read_committed`). Nothing is skipped
+silently: an undecodable message or an event the handler rejects goes to the dead-letter topic
+with the reason; a transient failure (broker, database or API down) aborts the transaction and
+retries the batch with backoff; an unexpected error isolates the event that caused it.
+This replaces faust's agents, whose acking (on raise, in `take()`'s finally, for messages
+skipped across a rebalance) cannot give these guarantees; see README "Why not faust agents".
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from shared.events import CodecError
@@ -41,7 +44,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.CannotConnectNowError,
 )
 
 
@@ -61,34 +64,44 @@ class Reject:
     reason: str
 
 
-Handler = Callable[[Sequence[Incoming]], Awaitable[Sequence[Reject]]]
+Handler = Callable[[Sequence[Incoming], EventProducer], Awaitable[Sequence[Reject]]]
 
 
 @dataclass(frozen=True)
 class WorkerSpec:
     service: str
     topics: Sequence[str]
-    handle: Handler
-    group_id: str = ""
+    handle: Handler  # publishes its outputs with the producer it is given; returns rejects
     max_batch: int = 100
     max_wait_s: float = 0.0  # wait up to this long to fill a batch (the enricher's flush time)
     retry_backoff_s: tuple[float, float] = (0.5, 30.0)
-    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def group_id(settings: Settings, service: str) -> str:
+    return f"{settings.topic_prefix}.{service}"
+
+
+def transactional_id(settings: Settings, service: str) -> str:
+    """Stable per instance, so a restarted instance fences its predecessor's open transaction
+    at once instead of readers waiting for its timeout."""
+    instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    return f"{group_id(settings, service)}.{instance}"
 
 
 class Worker:
     def __init__(self, spec: WorkerSpec, settings: Settings, producer: EventProducer) -> None:
         self.spec = spec
-        self.settings = settings
+        self.group_id = group_id(settings, spec.service)
         self.producer = producer
         self.codec = producer.codec
         self.stopping = asyncio.Event()
         self.consumer = AIOKafkaConsumer(
             *spec.topics,
             **client_options(settings),
-            group_id=spec.group_id or f"{settings.topic_prefix}.{spec.service}",
+            group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            isolation_level="read_committed",
             max_poll_records=spec.max_batch,
             max_poll_interval_ms=900_000,  # an LLM batch may legitimately take minutes
         )
@@ -100,7 +113,6 @@ class Worker:
                 records = await self._collect()
                 if records:
                     await self._process(records)
-                    await self._commit(records)
         finally:
             await self.consumer.stop()
 
@@ -118,43 +130,26 @@ class Worker:
             )
             for part in batch.values():
                 records.extend(part)
-            if records and deadline is None:
-                deadline = time.monotonic() + self.spec.max_wait_s
-            if deadline is not None and time.monotonic() >= deadline:
-                break
             if not records:
+                break
+            if deadline is None:
+                deadline = time.monotonic() + self.spec.max_wait_s
+            if time.monotonic() >= deadline:
                 break
         return records
 
     async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        incoming: list[Incoming] = []
-        for record in records:
-            try:
-                incoming.append(Incoming(self.codec.decode(record.value), record))
-            except CodecError as exc:
-                await self._dead_letter(record, exc)
-        if not incoming:
-            return
         started = time.monotonic()
-        rejects = await self._handle_with_retries(incoming)
-        HANDLE_SECONDS.labels(self.spec.service).observe(time.monotonic() - started)
-        rejected = {id(r.incoming) for r in rejects}
-        for reject in rejects:
-            await self._dead_letter(reject.incoming.record, Rejected(reject.reason))
-        for item in incoming:
-            outcome = "rejected" if id(item) in rejected else "ok"
-            EVENTS.labels(self.spec.service, type(item.event).__name__, outcome).inc()
-
-    async def _handle_with_retries(self, incoming: list[Incoming]) -> list[Reject]:
-        attempt = 0
+        attempt, isolate = 0, False
         while True:
             try:
-                return list(await self.spec.handle(incoming))
+                await self._transaction(records, isolate)
+                break
             except TRANSIENT as exc:
                 attempt += 1
                 delay = backoff(attempt, *self.spec.retry_backoff_s)
                 log.warning(
-                    "%s: transient %s (%s); retrying in %.1fs",
+                    "%s: transient %s (%s); retrying the batch in %.1fs",
                     self.spec.service,
                     type(exc).__name__,
                     exc,
@@ -163,31 +158,68 @@ class Worker:
                 if self.stopping.is_set():
                     raise
                 await asyncio.sleep(delay)
-            except Exception as exc:
-                if len(incoming) == 1:
-                    log.exception("%s: handler failed on one event", self.spec.service)
-                    return [Reject(incoming[0], f"handler error: {type(exc).__name__}: {exc}")]
-                # A bug or bad content somewhere in the batch: find the event, keep the rest.
-                rejects: list[Reject] = []
-                for item in incoming:
-                    rejects.extend(await self._handle_with_retries([item]))
-                return rejects
+            except _HandlerBug:
+                isolate = True  # retry one event per transaction to find the culprit
+        HANDLE_SECONDS.labels(self.spec.service).observe(time.monotonic() - started)
+        LAST_COMMIT.labels(self.spec.service).set_to_current_time()
+
+    async def _transaction(
+        self, records: list[ConsumerRecord[bytes, bytes]], isolate: bool
+    ) -> None:
+        groups = [[r] for r in records] if isolate else [records]
+        for group in groups:
+            async with self.producer.transaction():
+                incoming = [i for r in group if (i := await self._decode(r)) is not None]
+                rejects = await self._handle(incoming, isolated=isolate)
+                for reject in rejects:
+                    await self._dead_letter(reject.incoming.record, Rejected(reject.reason))
+                await self.producer.send_offsets(next_offsets(group), self.group_id)
+            rejected = {id(r.incoming) for r in rejects}
+            for item in incoming:
+                outcome = "rejected" if id(item) in rejected else "ok"
+                EVENTS.labels(self.spec.service, type(item.event).__name__, outcome).inc()
+
+    async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Incoming | None:
+        try:
+            return Incoming(self.codec.decode(record.value), record)
+        except CodecError as exc:
+            await self._dead_letter(record, exc)
+            return None
+
+    async def _handle(self, incoming: list[Incoming], isolated: bool) -> Sequence[Reject]:
+        if not incoming:
+            return ()
+        try:
+            return await self.spec.handle(incoming, self.producer)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            if not isolated:
+                log.warning(
+                    "%s: handler error in a batch of %d (%s); isolating",
+                    self.spec.service,
+                    len(incoming),
+                    type(exc).__name__,
+                )
+                raise _HandlerBug from exc
+            log.exception("%s: handler failed on one event", self.spec.service)
+            return [Reject(incoming[0], f"handler error: {type(exc).__name__}: {exc}")]
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: Exception) -> None:
         DEAD_LETTERS.labels(self.spec.service).inc()
         await send_to_dead_letter(self.producer, failed_message(record), self.spec.service, error)
 
-    async def _commit(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-        try:
-            await self.consumer.commit(offsets)
-            LAST_COMMIT.labels(self.spec.service).set_to_current_time()
-        except CommitFailedError as exc:
-            # A rebalance took the partitions: the new owner redelivers; outputs are idempotent.
-            log.warning("%s: commit failed after a rebalance: %s", self.spec.service, exc)
+
+class _HandlerBug(Exception):
+    """An unexpected (non-transient) handler error in a batch of several events."""
+
+
+def next_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -202,16 +234,17 @@ async def publish_all(
     await asyncio.gather(*(producer.send(e, headers) for e in events))
 
 
+def topic_for(settings: Settings, model: type[_Record]) -> str:
+    return BY_MODEL[model].topic(settings.topic_prefix)
+
+
 async def run_worker(spec: WorkerSpec, settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT; the current batch finishes and is committed before exit."""
-    async with EventProducer(settings) as producer:
+    """Run until SIGTERM/SIGINT; the batch in hand finishes and commits before exit."""
+    producer = EventProducer(settings, transactional_id=transactional_id(settings, spec.service))
+    async with producer:
         worker = Worker(spec, settings, producer)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
         log.info("%s consuming %s", spec.service, ", ".join(spec.topics))
         await worker.run()
-
-
-def topic_for(settings: Settings, model: type[_Record]) -> str:
-    return BY_MODEL[model].topic(settings.topic_prefix)
