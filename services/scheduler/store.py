@@ -21,7 +21,7 @@ class Claim:
     attempt: int
 
 
-async def plan_months(pool: asyncpg.Pool, months: list[YearMonth]) -> int:
+async def plan_months(pool: asyncpg.Pool | asyncpg.Connection, months: list[YearMonth]) -> int:
     """Insert missing months as pending; existing months keep their state. Returns how many new."""
     rows = await pool.fetch(
         "INSERT INTO backfill_log (year, month) SELECT * FROM unnest($1::int[], $2::int[]) "

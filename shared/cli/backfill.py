@@ -12,6 +12,7 @@ from services.scheduler.store import plan_months
 from shared.db.pool import create_pool
 from shared.events import Codec
 from shared.kafka.producer import EventProducer
+from shared.progress import Progress, read_progress, summary
 from shared.settings import Settings, load_settings
 
 
@@ -60,5 +61,19 @@ async def _tick(settings: Settings) -> tuple[int, int]:
     try:
         async with EventProducer(settings, Codec()) as producer:
             return await tick(settings, pool, producer)
+    finally:
+        await pool.close()
+
+
+@backfill.command()
+def status() -> None:
+    """Months by status, books, ISBNs, synthetic works, rows per table and provider calls."""
+    click.echo(summary(asyncio.run(_progress(load_settings()))))
+
+
+async def _progress(settings: Settings) -> Progress:
+    pool = await create_pool(settings, max_size=1)
+    try:
+        return await read_progress(pool)
     finally:
         await pool.close()

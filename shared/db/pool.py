@@ -8,8 +8,8 @@ from shared.settings import Settings
 
 
 async def create_pool(settings: Settings, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    search_path = "public" if settings.database_schema == "public" else (
-        f"{settings.database_schema},public"
+    search_path = (
+        "public" if settings.database_schema == "public" else (f"{settings.database_schema},public")
     )
     pool = await asyncpg.create_pool(
         settings.dsn,
