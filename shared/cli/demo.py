@@ -40,14 +40,14 @@ def demo(ctx: click.Context, first: str, last: str, timeout: int, keep_running: 
             services_proc.stop(settings.dev_state_dir)
 
 
-async def _follow(dsn: str, months: list[YearMonth], timeout: int) -> None:
+async def _follow(dsn: str, months: list[YearMonth], limit_s: int) -> None:
     began = time.monotonic()
     conn = await asyncpg.connect(dsn)
     try:
         added = await plan_months(conn, months)
         click.echo(f"planned {len(months)} months ({months[0]} .. {months[-1]}), {added} new")
         last = ""
-        while time.monotonic() - began < timeout:
+        while time.monotonic() - began < limit_s:
             progress = await read_progress(conn)
             line = progress_line(progress)
             if line != last:
@@ -57,7 +57,7 @@ async def _follow(dsn: str, months: list[YearMonth], timeout: int) -> None:
                 break
             await asyncio.sleep(2)
         else:
-            click.echo(f"timed out after {timeout}s with months still open")
+            click.echo(f"timed out after {limit_s}s with months still open")
         click.echo(summary(await read_progress(conn), time.monotonic() - began))
     finally:
         await conn.close()

@@ -179,5 +179,9 @@ class GoogleBooksClient:
         self, title: str, author: str | None = None, *, limit: int = 20
     ) -> list[BookRecord]:
         """Reduced records of matching volumes, most relevant first."""
-        params = {"q": search_query(title, author), "maxResults": min(limit, 40), "printType": "books"}
+        params = {
+            "q": search_query(title, author),
+            "maxResults": min(limit, 40),
+            "printType": "books",
+        }
         return parse_volumes(await self._get("/volumes", params))

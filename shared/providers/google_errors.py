@@ -18,9 +18,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
 def _error(body: Any) -> Mapping[str, Any]:
-    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
-        return body["error"]
-    return {}
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, Mapping) else {}
 
 
 def _details(error: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -1,4 +1,4 @@
-"""The shared HTTP transport: one pooled httpx client, per-provider limits, retries, error classes."""
+"""Shared HTTP transport: one pooled httpx client, per-provider limits, retries, error classes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -78,7 +79,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)), so replicas spread out."""
-        return rng() * min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+        return float(rng() * min(self.backoff_max_s, self.backoff_base_s * (2**attempt)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,9 @@ class Credential:
 
 # --- classification ------------------------------------------------------------------------------
 
-OutcomeKind = Literal["ok", "not_found", "rejected", "retry", "rate_limited", "daily_quota"]
+OutcomeKind = Literal[
+    "ok", "not_found", "rejected", "retry", "rate_limited", "daily_quota", "malformed"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,24 +348,67 @@ class HttpTransport:
         classify: Classifier = classify_status,
     ) -> httpx.Response:
         """Send with retries; return a 2xx response or raise a ProviderError subclass."""
+        response, _ = await self._send(
+            spec, method, path, params, headers, json, content, credential, classify, decode=False
+        )
+        return response
+
+    async def request_json(
+        self,
+        spec: ProviderSpec,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: str | bytes | None = None,
+        credential: Credential | None = None,
+        classify: Classifier = classify_status,
+    ) -> Any:
+        """Like `request`, then decode JSON. A 2xx body that is not JSON (truncated by a proxy,
+        an HTML error page) is retried like a 5xx, then raised as MalformedResponse."""
+        _, body = await self._send(
+            spec, method, path, params, headers, json, content, credential, classify, decode=True
+        )
+        return body
+
+    async def _send(
+        self,
+        spec: ProviderSpec,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        content: str | bytes | None,
+        credential: Credential | None,
+        classify: Classifier,
+        *,
+        decode: bool,
+    ) -> tuple[httpx.Response, Any]:
         state = self._state(spec)
         what = f"{method} {path}"
         url = spec.url(path)
         extensions: dict[str, Any] = {}
         if credential is not None:
             target = httpx.URL(url)
-            extensions[_CREDENTIAL_EXTENSION] = (credential, (target.scheme, target.host, target.port))
+            extensions[_CREDENTIAL_EXTENSION] = (
+                credential,
+                (target.scheme, target.host, target.port),
+            )
         attempt = 0
         while True:
             await self._check_quota(spec, state)
             outcome: Outcome
             status = 0
+            started = time.monotonic()
             try:
                 async with state.semaphore:
                     response = await self.client.request(
                         method,
                         url,
-                        params=params,  # type: ignore[arg-type]
+                        params=params,
                         headers=headers,
                         json=json,
                         content=content,
@@ -370,14 +416,27 @@ class HttpTransport:
                         extensions=extensions,
                     )
             except httpx.TimeoutException as exc:
-                outcome = Outcome("retry", f"timed out after {spec.timeout_s:g}s ({type(exc).__name__})")
+                outcome = Outcome(
+                    "retry", f"timed out after {spec.timeout_s:g}s ({type(exc).__name__})"
+                )
             except httpx.TransportError as exc:
                 outcome = Outcome("retry", f"connection failed ({type(exc).__name__})")
             else:
                 status = response.status_code
+                log.debug(
+                    "%s: %s -> %d in %.0f ms",
+                    spec.name, what, status, 1000 * (time.monotonic() - started),
+                )  # fmt: skip
                 outcome = classify(response, self.clock())
                 if outcome.kind == "ok":
-                    return response
+                    if not decode:
+                        return response, None
+                    try:
+                        return response, response.json()
+                    except ValueError:
+                        kind = response.headers.get("Content-Type", "no content type")
+                        size = len(response.content)
+                        outcome = Outcome("malformed", f"body is not JSON ({kind}, {size} bytes)")
             match outcome.kind:
                 case "not_found":
                     raise NotFound(spec.name, f"{what}: {outcome.detail}")
@@ -412,10 +471,16 @@ class HttpTransport:
         if attempt >= self.retry.max_retries or too_long:
             if outcome.kind == "rate_limited" and outcome.daily_if_persistent and not too_long:
                 return None
+            if outcome.kind == "malformed":
+                raise MalformedResponse(
+                    spec.name, f"{what}: {outcome.detail}; gave up after {attempt + 1} attempts"
+                )
             if outcome.kind == "rate_limited":
                 suffix = f"; retry after {wanted:g}s" if wanted is not None else ""
                 raise RateLimited(
-                    spec.name, f"{what}: {outcome.detail} after {attempt + 1} attempts{suffix}", wanted
+                    spec.name,
+                    f"{what}: {outcome.detail} after {attempt + 1} attempts{suffix}",
+                    wanted,
                 )
             raise ProviderUnavailable(
                 spec.name, f"{what}: {outcome.detail}; gave up after {attempt + 1} attempts"
@@ -424,26 +489,10 @@ class HttpTransport:
             return wanted
         return self.retry.backoff(attempt, self.rng)
 
-    async def request_json(
-        self,
-        spec: ProviderSpec,
-        method: str,
-        path: str,
-        **kwargs: Any,
-    ) -> Any:
-        """Like `request`, then decode JSON; a body that is not JSON is MalformedResponse."""
-        response = await self.request(spec, method, path, **kwargs)
-        try:
-            return response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type")
-            raise MalformedResponse(
-                spec.name,
-                f"{method} {path}: body is not JSON ({kind}, {len(response.content)} bytes)",
-            ) from None
 
-
-def build_client(contact_email: str, timeout_s: float, max_connections: int = 100) -> httpx.AsyncClient:
+def build_client(
+    contact_email: str, timeout_s: float, max_connections: int = 100
+) -> httpx.AsyncClient:
     """The process-wide pooled client: keep-alive, redirects followed, UA with contact."""
     inner = httpx.AsyncHTTPTransport(
         limits=httpx.Limits(

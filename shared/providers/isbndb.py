@@ -206,7 +206,12 @@ class IsbndbClient:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return await self.transport.request_json(
-            self.spec, method, path, credential=self._credential(), classify=self._classify, **kwargs
+            self.spec,
+            method,
+            path,
+            credential=self._credential(),
+            classify=self._classify,
+            **kwargs,
         )
 
     async def book(self, isbn: str) -> BookRecord:
@@ -240,7 +245,9 @@ class IsbndbClient:
         content, headers = batch_body(chunk, style)
         return await self._call("POST", "/books", content=content, headers=headers)
 
-    async def search(self, title: str, author: str | None = None, *, limit: int = 20) -> list[BookRecord]:
+    async def search(
+        self, title: str, author: str | None = None, *, limit: int = 20
+    ) -> list[BookRecord]:
         """Editions whose title matches; with an author, only those whose authors match too."""
         params = {"column": "title", "page": 1, "pageSize": limit}
         body = await self._get(f"/books/{quote(title, safe='')}", params)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-
-_EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +56,7 @@ class BookRecord:
     subjects: tuple[str, ...] = ()
     covers: Covers = field(default_factory=Covers)
     external_ids: ExternalIds = field(default_factory=ExternalIds)
-    related_isbns: Mapping[str, str] = _EMPTY
+    related_isbns: Mapping[str, str] = field(default_factory=dict)
     dewey: tuple[str, ...] = ()
 
 
@@ -91,7 +88,7 @@ class AuthorRecord:
     death_date: str | None = None
     bio: str | None = None
     photo: str | None = None
-    remote_ids: Mapping[str, str] = _EMPTY
+    remote_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Pure coercions shared by the parsers: loose JSON values -> clean strings, ints, languages, text."""
+"""Pure coercions for the parsers: loose JSON values -> clean strings, ints, languages, text."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def as_str(value: Any) -> str | None:
 
 def first_str(value: Any) -> str | None:
     """The first usable string of a value that may be a string or an array of them (IA)."""
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         for item in value:
             text = as_str(item)
             if text:

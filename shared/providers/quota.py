@@ -1,4 +1,4 @@
-"""Daily provider quotas shared by all replicas: atomic reservations and exhaustion in PostgreSQL."""
+"""Daily provider quotas shared by all replicas: atomic reservation and exhaustion in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 # reservation returns no row and changes nothing.
 _RESERVE = """
 INSERT INTO provider_quota AS q (provider, day, used)
-SELECT $1, $2, $3 WHERE $3 <= $4
+SELECT $1::text, $2::date, $3::integer WHERE $3::integer <= $4::integer
 ON CONFLICT (provider, day) DO UPDATE
     SET used = q.used + EXCLUDED.used
-    WHERE q.used + EXCLUDED.used <= $4 AND q.exhausted_at IS NULL
+    WHERE q.used + EXCLUDED.used <= $4::integer AND q.exhausted_at IS NULL
 RETURNING used
 """
 

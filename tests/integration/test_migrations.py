@@ -8,8 +8,15 @@ import pytest
 from shared.db.migrate import apply_migrations
 
 TABLES = {
-    "enriched_editions", "enriched_works", "enriched_authors", "work_authors", "backfill_log",
-    "enrichment_log", "projector_offsets", "provider_quota", "outbox",
+    "enriched_editions",
+    "enriched_works",
+    "enriched_authors",
+    "work_authors",
+    "backfill_log",
+    "enrichment_log",
+    "projector_offsets",
+    "provider_quota",
+    "outbox",
 }
 
 
@@ -21,18 +28,34 @@ async def test_migrations_apply_then_are_a_no_op(empty_database_url: str) -> Non
 
     conn = await asyncpg.connect(empty_database_url)
     try:
-        tables = {r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
         assert tables >= TABLES
-        partitions = {r["relname"] for r in await conn.fetch(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'enrichment_log'")}
-        assert partitions == {"enrichment_log_edition", "enrichment_log_work",
-                              "enrichment_log_author"}
-        indexes = {r["indexname"]: r["indexdef"] for r in await conn.fetch(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")}
-        for name in ("enriched_editions_title_trgm", "enriched_works_title_trgm",
-                     "enriched_authors_name_trgm"):
+        partitions = {
+            r["relname"]
+            for r in await conn.fetch(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'enrichment_log'"
+            )
+        }
+        assert partitions == {
+            "enrichment_log_edition",
+            "enrichment_log_work",
+            "enrichment_log_author",
+        }
+        indexes = {
+            r["indexname"]: r["indexdef"]
+            for r in await conn.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            )
+        }
+        for name in (
+            "enriched_editions_title_trgm",
+            "enriched_works_title_trgm",
+            "enriched_authors_name_trgm",
+        ):
             assert "gin_trgm_ops" in indexes[name]
         assert "USING gin (related_isbns)" in indexes["enriched_editions_related_isbns"]
         assert "USING gin (alternate_isbns)" in indexes["enriched_editions_alternate_isbns"]
