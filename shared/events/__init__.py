@@ -2,7 +2,7 @@
 
 from shared.events.catalog import DEAD_LETTER, EVENT_TYPES, EventType, all_topics, event_type_of
 from shared.events.codec import Codec, CodecError
-from shared.events.envelope import make_envelope, month_correlation_id
+from shared.events.envelope import derived_envelope, make_envelope, month_correlation_id
 from shared.events.generated import (
     AuthorFacts,
     BooksGenerated,
@@ -41,6 +41,7 @@ __all__ = [
     "WorkFacts",
     "WorkMatch",
     "all_topics",
+    "derived_envelope",
     "event_type_of",
     "make_envelope",
     "month_correlation_id",

@@ -45,3 +45,14 @@ def make_envelope(
         producer=producer,
         schema_version=latest(BY_MODEL[model].folder).version,
     )
+
+
+def derived_envelope(
+    model: type[_Record], cause: Envelope, *, producer: str, item: str,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """The envelope of an event made from `cause` for `item`: same run, deterministic id."""
+    return make_envelope(
+        model, producer=producer, correlation_id=cause.correlation_id,
+        causation_id=cause.event_id, item=item, occurred_at=occurred_at,
+    )

@@ -1,0 +1,136 @@
+"""The ISBN cascade's I/O: ask each provider in turn, turn every answer into an attempt."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from services.resolver.logic import CASCADE, Candidate, judge_candidates, next_providers
+from shared import isbn as isbn_lib
+from shared.events import GeneratedBook, ResolutionAttempt
+from shared.providers import (
+    DailyQuotaExhausted,
+    NotFound,
+    ProviderError,
+    Providers,
+    ProviderUnavailable,
+    RateLimited,
+)
+from shared.providers.models import BookRecord
+from shared.telemetry import PROVIDER_CALLS
+
+Search = Callable[[GeneratedBook], Awaitable[Sequence[Candidate | BookRecord]]]
+
+
+@dataclass
+class ProviderHealth:
+    """Providers to skip for now: daily quota spent (until the reset) or unreachable."""
+
+    exhausted_until: dict[str, datetime] = field(default_factory=dict)
+
+    def exhausted(self, now: datetime) -> set[str]:
+        return {p for p, until in self.exhausted_until.items() if until > now}
+
+
+def searches(providers: Providers) -> dict[str, Search]:
+    """Each cascade provider's search, adapted to candidates with an ISBN-13."""
+
+    def first(book: GeneratedBook) -> str | None:
+        return book.authors[0] if book.authors else None
+
+    async def isbndb(book: GeneratedBook) -> Sequence[Candidate | BookRecord]:
+        found: list[Candidate | BookRecord] = []
+        suggested = isbn_lib.isbn13_or_none(book.isbn)
+        if suggested is not None:  # the LLM's own ISBN first: one cheap, exact lookup
+            with contextlib.suppress(NotFound):
+                found.append(await providers.isbndb.book(suggested))
+        found.extend(await providers.isbndb.search(book.title, first(book)))
+        return found
+
+    async def google_books(book: GeneratedBook) -> Sequence[Candidate | BookRecord]:
+        return await providers.google_books.search(book.title, first(book))
+
+    async def openlibrary(book: GeneratedBook) -> Sequence[Candidate | BookRecord]:
+        return await providers.openlibrary.search(book.title, first(book))
+
+    async def archive(book: GeneratedBook) -> Sequence[Candidate | BookRecord]:
+        return await providers.archive.search(book.title, first(book))
+
+    async def wikidata(book: GeneratedBook) -> Sequence[Candidate | BookRecord]:
+        hits = await providers.wikidata.search(book.title, first(book))
+        return [
+            Candidate(isbn13=number, title=hit.title, authors=hit.authors)
+            for hit in hits
+            for number in {isbn_lib.isbn13_or_none(i) for i in hit.isbns} - {None}
+        ]
+
+    return {
+        "isbndb": isbndb,
+        "google_books": google_books,
+        "openlibrary": openlibrary,
+        "archive": archive,
+        "wikidata": wikidata,
+    }
+
+
+async def run_cascade(
+    book: GeneratedBook,
+    search: dict[str, Search],
+    health: ProviderHealth,
+) -> list[ResolutionAttempt]:
+    """Attempts in cascade order, stopping at the first match. A provider whose daily quota is
+    spent is skipped (and recorded so); one that fails is recorded and the next one asked."""
+    attempts: list[ResolutionAttempt] = []
+    now = datetime.now(UTC)
+    skipped = health.exhausted(now)
+    for provider in CASCADE:
+        if provider not in next_providers([provider], skipped, set()):
+            attempts.append(
+                ResolutionAttempt(
+                    provider=provider,
+                    status="skipped_quota",
+                    detail="daily quota spent",
+                    duration_ms=0,
+                )
+            )
+            continue
+        started = time.monotonic()
+        try:
+            candidates = await search[provider](book)
+        except DailyQuotaExhausted as exc:
+            health.exhausted_until[provider] = exc.reset_at
+            attempts.append(_failed(provider, "skipped_quota", exc, started))
+            PROVIDER_CALLS.labels(provider, "quota").inc()
+            continue
+        except NotFound:
+            candidates = []
+        except (ProviderUnavailable, RateLimited) as exc:
+            attempts.append(_failed(provider, "unavailable", exc, started))
+            PROVIDER_CALLS.labels(provider, "unavailable").inc()
+            continue
+        except ProviderError as exc:
+            attempts.append(_failed(provider, "error", exc, started))
+            PROVIDER_CALLS.labels(provider, "error").inc()
+            continue
+        PROVIDER_CALLS.labels(provider, "ok").inc()
+        attempt = judge_candidates(provider, book, candidates, _elapsed_ms(started))
+        attempts.append(attempt)
+        if attempt.status == "matched":
+            break
+    return attempts
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _failed(provider: str, status: str, exc: Exception, started: float) -> ResolutionAttempt:
+    return ResolutionAttempt(
+        provider=provider,
+        status=status,
+        detail=f"{type(exc).__name__}: {exc}"[:500],
+        duration_ms=_elapsed_ms(started),
+    )
