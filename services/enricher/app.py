@@ -122,6 +122,12 @@ class Enricher:
         works = await candidate_works(self.pool, asked)
         fetch_ms = int((time.monotonic() - started) * 1000)
         now = datetime.now(UTC)
+        log.info(
+            "enriched %d ISBNs in %d ms (%s)",
+            len(isbns),
+            fetch_ms,
+            ", ".join(f"{p} {ms} ms" for p, ms in sorted(fetched.timings.items())),
+        )
         return [
             self.metadata(r, fetched, works.get(r.isbn13 or "", []), fetch_ms, now)
             for r in resolved

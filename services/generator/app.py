@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from shared.providers.models import LLMBook
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer("alexandria.generator")
 
 
@@ -103,6 +105,17 @@ class Generator:
             )
             outcome = generation_outcome(scheduled, answers, datetime.now(UTC))
             await producer.send(outcome, inject_headers())
+            calls = ", ".join(
+                f"{a.provider} {len(a.books) if a.books is not None else a.error}" for a in answers
+            )
+            log.info(
+                "%d-%02d attempt %d: %s (%s)",
+                scheduled.year,
+                scheduled.month,
+                scheduled.attempt,
+                type(outcome).__name__,
+                calls,
+            )
         return None
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -21,6 +23,7 @@ from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
 from shared.text import work_key_for
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer("alexandria.resolver")
 
 # When nothing matched because a provider was down, ask again a few times before settling for
@@ -55,6 +58,14 @@ class Resolver:
             ):
                 outcomes = await self.resolve_all(event)
                 await asyncio.gather(*(producer.send(o, inject_headers()) for o in outcomes))
+                counts = Counter(o.outcome for o in outcomes)
+                log.info(
+                    "%d-%02d: %d books: %s",
+                    event.year,
+                    event.month,
+                    len(outcomes),
+                    ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
+                )
         return rejects
 
     async def resolve_all(self, event: BooksGenerated) -> list[ISBNResolved]:
