@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## Install system packages if missing, and the Python environment
+tools: $(STAMP) ## Install helm, kubeconform and the Kubernetes schemas into .tools (chart tests)
+	deploy/tools/install-helm.sh
+
+setup: $(STAMP) tools ## Install system packages if missing, the Python environment, chart tools
 
 test: setup ## Set up, start the local stack if needed, and run the whole test suite
 	$(BIN)/pytest
@@ -36,4 +39,7 @@ status: setup ## Show the local stack's health and addresses
 down: setup ## Stop the local stack (its data stays in .state/)
 	$(BIN)/alexandria dev down
 
-.PHONY: help setup test lint typecheck up status down
+chart: tools ## Lint, render and validate the Helm chart
+	$(BIN)/pytest tests/deploy -q
+
+.PHONY: help tools chart setup test lint typecheck up status down
