@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -75,14 +76,21 @@ def classify_google(response: httpx.Response, now: datetime) -> Outcome:
     all three are read for per-day markers. 403 rate-limit reasons are the old per-user limit.
     """
     outcome = classify_status(response, now)
-    if outcome.kind == "ok" or response.status_code not in (400, 403, 429):
+    if outcome.kind == "ok":
         return outcome
     error = _error(json_body(response))
     status = str(error.get("status", "")) or str(response.status_code)
+    if response.status_code not in (400, 403, 429):
+        return replace(outcome, detail=f"{outcome.detail}: {status} {_message(error)}".strip())
     if is_daily(error):
         return Outcome("daily_quota", f"{status}: per-day quota exhausted")
     header = parse_retry_after(response.headers.get("Retry-After"), now)
     wait = header if header is not None else retry_delay(error)
     if response.status_code == 429 or any(m in _RATE_REASONS for m in quota_markers(error)):
         return Outcome("rate_limited", f"{status}: rate limited", wait)
-    return Outcome("rejected", f"{status} ({response.status_code})")
+    return Outcome("rejected", f"{status} ({response.status_code}) {_message(error)}".strip())
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """The provider's own words, shortened: enough to act on in a log line."""
+    return str(error.get("message", ""))[:200]

@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from importlib import metadata
 from typing import Any, Literal, Protocol
@@ -234,6 +234,14 @@ class _CredentialTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+def redact(text: str, credential: Credential | None) -> str:
+    """Defence in depth: provider error texts may echo what we sent."""
+    if credential is None:
+        return text
+    secret = credential.secret.get_secret_value()
+    return text.replace(secret, "***") if secret else text
+
+
 def user_agent(contact_email: str) -> str:
     """Descriptive UA with contact, as Open Library and the Wikimedia UA policy ask."""
     try:
@@ -437,6 +445,7 @@ class HttpTransport:
                         kind = response.headers.get("Content-Type", "no content type")
                         size = len(response.content)
                         outcome = Outcome("malformed", f"body is not JSON ({kind}, {size} bytes)")
+            outcome = replace(outcome, detail=redact(outcome.detail, credential))
             match outcome.kind:
                 case "not_found":
                     raise NotFound(spec.name, f"{what}: {outcome.detail}")

@@ -14,7 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from shared import isbn as isbn_lib
-from shared.providers.errors import MalformedResponse, RequestRejected
+from shared.providers.errors import MalformedResponse, NotFound, RequestRejected
 from shared.providers.http import (
     Credential,
     HttpTransport,
@@ -32,6 +32,7 @@ from shared.providers.normalise import (
     description_text,
     isbn_pair,
     language_code,
+    valid_isbn13s,
 )
 from shared.settings import Settings
 
@@ -221,7 +222,7 @@ class IsbndbClient:
 
     async def books_batch(self, isbns: Iterable[str]) -> dict[str, BookRecord]:
         """Many editions, `batch_size` per POST (one quota call each); keyed by ISBN-13."""
-        wanted = list(dict.fromkeys(isbn_lib.to_isbn13(i) for i in isbns))
+        wanted = valid_isbn13s(isbns)
         found: dict[str, BookRecord] = {}
         for start in range(0, len(wanted), self.batch_size):
             chunk = wanted[start : start + self.batch_size]
@@ -250,5 +251,8 @@ class IsbndbClient:
     ) -> list[BookRecord]:
         """Editions whose title matches; with an author, only those whose authors match too."""
         params = {"column": "title", "page": 1, "pageSize": limit}
-        body = await self._get(f"/books/{quote(title, safe='')}", params)
+        try:
+            body = await self._get(f"/books/{quote(title, safe='')}", params)
+        except NotFound:
+            return []  # ISBNdb answers an empty search with 404
         return [b for b in parse_search_response(body) if matches_author(b, author)]

@@ -172,14 +172,17 @@ def isbn_pair(candidates: Iterable[Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def valid_isbn13s(candidates: Iterable[Any]) -> tuple[str, ...]:
-    """Every valid ISBN among the candidates as ISBN-13, order kept, duplicates dropped."""
+def valid_isbn13s(candidates: Iterable[Any]) -> list[str]:
+    """Every valid ISBN among the candidates as ISBN-13, order kept, duplicates dropped.
+
+    Batches take untrusted ISBNs: an invalid one is skipped rather than failing the batch.
+    """
     seen: dict[str, None] = {}
     for candidate in candidates:
         isbn13 = isbn_lib.isbn13_or_none(as_str(candidate))
         if isbn13:
             seen[isbn13] = None
-    return tuple(seen)
+    return list(seen)
 
 
 def olid(value: Any) -> str | None:
