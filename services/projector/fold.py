@@ -41,6 +41,7 @@ from services.projector.merge import (
 from services.projector.months import MonthRules
 
 MonthKey = tuple[int, int]
+BookKey = tuple[int, int, str]
 OUTCOMES = ("resolved", "unresolved", "already_known")
 MAX_KEY_LENGTH = 512  # keys are btree-indexed; PostgreSQL refuses index rows past ~2.7 kB
 UUID = re.compile(r"[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}")
@@ -85,19 +86,20 @@ class State:
     works: dict[str, Row] = field(default_factory=dict)
     authors: dict[str, Row] = field(default_factory=dict)
     months: dict[MonthKey, Row] = field(default_factory=dict)
-    month_books: dict[MonthKey, dict[str, Row]] = field(default_factory=dict)
+    month_books: dict[BookKey, Row] = field(default_factory=dict)
     log: list[Row] = field(default_factory=list)
     touched_months: set[MonthKey] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
 class Keys:
-    """What a batch will read: row keys per table, and each month's earliest event time."""
+    """The keys of the rows a batch will read, per table."""
 
     isbns: frozenset[str]
     work_keys: frozenset[str]
     author_keys: frozenset[str]
-    months: Mapping[MonthKey, datetime]
+    months: frozenset[MonthKey]
+    books: frozenset[BookKey]
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -216,42 +218,48 @@ def _parse_month_event(event: Mapping[str, Any]) -> tuple[str, datetime, MonthKe
     return event_id, at, _month(event["year"], event["month"])
 
 
-def _keys_of_one(record: Record) -> tuple[MonthKey | None, datetime, list[tuple[str, str]]]:
-    """(month, time, [(table, key)]) of one valid record; raises Invalid otherwise."""
+def _keys_of_one(record: Record) -> tuple[list[tuple[str, Any]], MonthKey | None]:
+    """([(table, key)], month) of one valid record; raises Invalid otherwise."""
     event = record.event
     if record.kind == "MetadataFetched":
         meta = _parse_metadata(event)
-        keys = [("edition", meta.isbn), ("work", meta.match[2])]
+        keys: list[tuple[str, Any]] = [("edition", meta.isbn), ("work", meta.match[2])]
         keys.extend(("author", key) for key in meta.author_keys)
-        return (meta.located[0] if meta.located else None), meta.at, keys
+        if meta.located is None:
+            return keys, None
+        (year, month), book_id = meta.located
+        keys.append(("book", (year, month, book_id)))
+        return keys, (year, month)
     if record.kind == "ISBNResolved":
         resolution = _parse_resolved(event)
-        keys = [("work", resolution.work_key)] if resolution.work_key is not None else []
-        return resolution.month, resolution.at, keys
+        year, month = resolution.month
+        keys = [("book", (year, month, clean_text(event["book"]["book_id"])))]
+        if resolution.work_key is not None:
+            keys.append(("work", resolution.work_key))
+        return keys, resolution.month
     if record.kind in HANDLERS and record.kind != "DeadLetter":
-        _, at, month = _parse_month_event(event)
-        return month, at, []
+        return [], _parse_month_event(event)[2]
     raise Invalid(f"no projection for event type {record.kind!r}")
 
 
 def keys_of(records: Iterable[Record]) -> Keys:
     """The rows the valid records touch (invalid ones are left for `fold` to reject)."""
-    tables: dict[str, set[str]] = {"edition": set(), "work": set(), "author": set()}
-    months: dict[MonthKey, datetime] = {}
+    tables: dict[str, set[Any]] = {"edition": set(), "work": set(), "author": set(),
+                                   "book": set()}
+    months: set[MonthKey] = set()
     for record in records:
         if record.kind == "DeadLetter":
             continue
         try:
-            month, at, keys = _keys_of_one(record)
+            keys, month = _keys_of_one(record)
         except (Invalid, KeyError, TypeError, ValueError, AttributeError, IndexError):
             continue
         for table, key in keys:
             tables[table].add(key)
         if month is not None:
-            months[month] = min(months.get(month, at), at)
-    return Keys(
-        frozenset(tables["edition"]), frozenset(tables["work"]), frozenset(tables["author"]), months
-    )
+            months.add(month)
+    return Keys(frozenset(tables["edition"]), frozenset(tables["work"]),
+                frozenset(tables["author"]), frozenset(months), frozenset(tables["book"]))
 
 
 # --- enrichment_log ----------------------------------------------------------------------------
@@ -344,11 +352,13 @@ def fold_isbn_resolved(state: State, event: Mapping[str, Any]) -> None:
     parsed = _parse_resolved(event)
     event_id, at, month_key = parsed.event_id, parsed.at, parsed.month
     book = month_rules.resolved_book(month_key[0], month_key[1], event, event_id, at)
-    old_book = state.month_books.get(month_key, {}).get(book["book_id"])
+    book_key = (month_key[0], month_key[1], book["book_id"])
+    old_book = state.month_books.get(book_key)
     new_book = book if old_book is None else merge_month_book(old_book, book)
     month = month_rules.book_seen(
         _month_row(state, month_key, at), event["month_book_count"], to_us(at)
     )
+    month = month_rules.recount(month, old_book, new_book)
     old_work: Row | None = None
     new_work: Row | None = None
     if parsed.work_key is not None:  # unresolved: the book becomes (or joins) a synthetic work
@@ -356,7 +366,7 @@ def fold_isbn_resolved(state: State, event: Mapping[str, Any]) -> None:
         old_work = state.works.get(parsed.work_key)
         new_work = contribution if old_work is None else merge_work(old_work, contribution)
 
-    state.month_books.setdefault(month_key, {})[new_book["book_id"]] = new_book
+    state.month_books[book_key] = new_book
     _set_month(state, month_key, month)
     if new_work is not None:
         state.works[new_work["work_key"]] = new_work
@@ -392,10 +402,12 @@ def fold_metadata_fetched(state: State, event: Mapping[str, Any]) -> None:
     if meta.located is not None:
         month_key, book_id = meta.located
         book = month_rules.enriched_book(month_key[0], month_key[1], book_id, event_id, at)
-        old_book = state.month_books.get(month_key, {}).get(book_id)
+        book_key = (month_key[0], month_key[1], book_id)
+        old_book = state.month_books.get(book_key)
         new_book = book if old_book is None else merge_month_book(old_book, book)
         month = month_rules.touched(_month_row(state, month_key, at), to_us(at))
-        book_update = (month_key, new_book, month)
+        month = month_rules.recount(month, old_book, new_book)
+        book_update = (month_key, book_key, new_book, month)
     producer = clean_text(event["envelope"].get("producer")) or "enricher"
     fetch_ms = event.get("fetch_ms")
     best_edition = _best_facts(editions)
@@ -412,8 +424,8 @@ def fold_metadata_fetched(state: State, event: Mapping[str, Any]) -> None:
         state.authors[new["author_key"]] = new
         _log(state, "author", old, new, new["primary_provider"] or producer, None, event_id, at)
     if book_update is not None:
-        month_key, new_book, month = book_update
-        state.month_books.setdefault(month_key, {})[new_book["book_id"]] = new_book
+        month_key, book_key, new_book, month = book_update
+        state.month_books[book_key] = new_book
         _set_month(state, month_key, month)
 
 
@@ -434,8 +446,7 @@ HANDLERS: dict[str, Callable[[State, Mapping[str, Any]], None]] = {
 def finish_months(state: State, rules: MonthRules) -> None:
     """Recompute every touched month's columns from its facts and books."""
     for key in sorted(state.touched_months):
-        books = state.month_books.get(key, {}).values()
-        state.months[key] = month_rules.render(state.months[key], books, rules)
+        state.months[key] = month_rules.render(state.months[key], rules)
 
 
 def fold(state: State, records: Iterable[Record], rules: MonthRules | None = None) -> list[Reject]:

@@ -424,12 +424,17 @@ def merge_author(a: Row, b: Row) -> Row:
     return a if a is b else derive_author(join_author(a, b))
 
 
+def _resolution_rank(row: Row) -> Rank:
+    """Time, event id, then the content itself, so the order is total."""
+    return (row["resolved_at"], row["resolved_event_id"], row["outcome"], row["isbn13"] or "",
+            row["work_key"] or "", row["isbndb_calls"])
+
+
 def merge_month_book(a: Row, b: Row) -> Row:
     """The latest resolution (by time, then event id) and the earliest enrichment are kept."""
     out = dict(a)
     if b["resolved_at"] is not None and (
-        a["resolved_at"] is None
-        or (b["resolved_at"], b["resolved_event_id"]) > (a["resolved_at"], a["resolved_event_id"])
+        a["resolved_at"] is None or _resolution_rank(b) > _resolution_rank(a)
     ):
         for name in MONTH_BOOK_RESOLUTION:
             out[name] = b[name]
@@ -508,20 +513,22 @@ def work_author_rows(work: Row) -> list[tuple[str, str, int]]:
 # --- rows written before provenance existed ---------------------------------------------------
 
 
-def adopt_legacy(row: Row, groups: tuple[tuple[tuple[str, ...], RankFn], ...]) -> Row:
-    """Give present values without provenance the lowest rank, so any event's fact wins."""
+def adopt_legacy(row: Row, groups: tuple[tuple[tuple[str, ...], RankFn], ...],
+                 ranked_primary: bool) -> Row:
+    """A row written without provenance: its values get the lowest rank, so any fact wins."""
     prov = row["provenance"]
+    if prov:
+        return row
     provider = row.get("primary_provider") or "legacy"
     missing = [
         (name, rank)
         for fields, rank in groups
         for name in fields
-        if name not in prov and row.get(name) not in (None, "")
+        if row.get(name) not in (None, "")
     ]
-    legacy_primary = "primary" not in prov and row.get("primary_provider") is not None
+    legacy_primary = ranked_primary and row.get("primary_provider") is not None
     legacy_match = (
-        "work_match" not in prov
-        and row.get("work_key") is not None
+        row.get("work_key") is not None
         and row.get("work_match_source") in MATCH_SOURCE_RANK
     )
     if not (missing or legacy_primary or legacy_match):

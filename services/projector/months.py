@@ -1,9 +1,10 @@
 """Month progress (backfill_log): facts recorded per month, and the row computed from them.
 
-A month's row is a pure function of its facts (kept in `provenance`) and of its books
-(`month_books`), never of the order they arrived in: facts only grow (latest attempt by
-(attempt, time, event id), earliest start, calls per event id), and the status is recomputed
-from all of them after every batch.
+A month's row is a pure function of its facts, kept in `provenance`, never of the order they
+arrived in: facts only grow (latest attempt by (attempt, time, event id), earliest start, calls
+per event id), and the status is recomputed from all of them after every batch. The books'
+counters are a tally over the month's `month_books` rows, kept exact by adding each changed
+book's new contribution and taking back its old one, so a batch reads only its own books.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def new_month(year: int, month: int, at: datetime) -> Row:
 
 
 def _latest(current: Entry | None, entry: Entry) -> Entry:
-    """Of two attempts, the later by (attempt, time, event id)."""
-    if current is None or entry[:3] > current[:3]:
+    """Of two attempts, the later by (attempt, time, event id), then by content."""
+    if current is None or entry > current:
         return entry
     return current
 
@@ -113,7 +114,10 @@ def _calls(prov: Mapping[str, Any], event_id: str, calls: Iterable[Mapping[str, 
         provider = clean_text(call.get("provider")) or "unknown"
         per_provider[provider] = per_provider.get(provider, 0) + clamp(call.get("calls"), 0, 10**6)
     merged = dict(prov.get("calls") or {})
-    merged[event_id] = per_provider
+    known = merged.get(event_id)
+    # One event id, one content; should a producer break that, keep a fixed choice.
+    if known is None or sorted(per_provider.items()) > sorted(known.items()):
+        merged[event_id] = per_provider
     return merged
 
 
@@ -132,7 +136,7 @@ def _settings(
 
 
 def _latest_setting(current: Entry | None, entry: Entry) -> Entry:
-    return entry if current is None or entry[:4] > current[:4] else current
+    return entry if current is None or entry > current else current
 
 
 def scheduled(row: Row, event: Mapping[str, Any], event_id: str, at_us: int) -> Row:
@@ -220,34 +224,52 @@ def enriched_book(year: int, month: int, book_id: str, event_id: str, at: dateti
     return row
 
 
-def _accounted_at(book: Row) -> datetime | None:
-    """When the book stopped waiting: its resolution, or for a resolved ISBN its metadata."""
+Tally = tuple[int, int, int, int, int]
+NO_TALLY: Tally = (0, 0, 0, 0, 0)
+
+
+def book_tally(book: Row | None) -> Tally:
+    """What one book adds to its month: (decided, resolved, queued, accounted, isbndb calls).
+
+    Accounted: unresolved and already-known books by their resolution, resolved ones once
+    their metadata arrived.
+    """
+    if book is None or book["outcome"] is None:
+        return NO_TALLY
     outcome = book["outcome"]
-    if outcome in ACCOUNTED_BY_RESOLUTION:
-        return book["resolved_at"]  # type: ignore[no-any-return]
-    if outcome == "resolved" and book["enriched_at"] is not None:
-        return max(book["resolved_at"], book["enriched_at"])  # type: ignore[no-any-return]
-    return None
+    accounted = outcome in ACCOUNTED_BY_RESOLUTION or (
+        outcome == "resolved" and book["enriched_at"] is not None
+    )
+    return (1, int(outcome in COUNTED_AS_RESOLVED), int(outcome == "resolved"), int(accounted),
+            book["isbndb_calls"])
 
 
-def render(row: Row, books: Iterable[Row], rules: MonthRules) -> Row:
-    """The month's columns from its facts and books; a month without facts is left as it is."""
+def recount(row: Row, old_book: Row | None, new_book: Row) -> Row:
+    """The month with one book's contribution to the tally replaced by its new one."""
+    old, new = book_tally(old_book), book_tally(new_book)
+    if old == new:
+        return row
+    prov = dict(row["provenance"])
+    tally = prov.get("tally") or NO_TALLY
+    prov["tally"] = [t + n - o for t, n, o in zip(tally, new, old, strict=True)]
+    out = dict(row)
+    out["provenance"] = prov
+    return out
+
+
+def render(row: Row, rules: MonthRules) -> Row:
+    """The month's columns from its facts; a month without facts is left as it is."""
     prov = row["provenance"]
-    books = list(books)
-    if not prov and not books:
+    if not prov:
         return row
     out = dict(row)
     sched: Entry | None = prov.get("scheduled")
     gen: Entry | None = prov.get("generated")
     fail: Entry | None = prov.get("failed")
     book_count: int = prov.get("book_count", 0)
-
-    decided = [b for b in books if b["outcome"] is not None]
-    resolved = sum(1 for b in decided if b["outcome"] in COUNTED_AS_RESOLVED)
-    queued = sum(1 for b in decided if b["outcome"] == "resolved")
-    total = max(gen[3] if gen else 0, book_count, len(decided))
-    accounted = [t for b in decided if (t := _accounted_at(b)) is not None]
-    complete = (gen is not None or book_count > 0) and len(accounted) >= total
+    decided, resolved, queued, accounted, isbndb_calls = prov.get("tally") or NO_TALLY
+    total = max(gen[3] if gen else 0, book_count, decided)
+    complete = (gen is not None or book_count > 0) and accounted >= total
 
     out["books_generated"] = total
     out["isbns_resolved"] = resolved
@@ -258,7 +280,7 @@ def render(row: Row, books: Iterable[Row], rules: MonthRules) -> Row:
     calls = prov.get("calls") or {}
     for provider, column in CALL_COLUMNS.items():
         out[column] = sum(per.get(provider, 0) for per in calls.values())
-    out["isbndb_calls"] = sum(b["isbndb_calls"] for b in books)
+    out["isbndb_calls"] = isbndb_calls
     variant, batch = prov.get("variant"), prov.get("batch")
     if variant is not None:
         out["prompt_variant"] = variant[4]
@@ -279,17 +301,14 @@ def render(row: Row, books: Iterable[Row], rules: MonthRules) -> Row:
     out["completed_at"] = None
     if complete:
         out["status"] = "completed"
-        times = [*accounted, *(from_us(e[1]) for e in (gen,) if e is not None)]
-        if started is not None:
-            times.append(from_us(started))
-        out["completed_at"] = max(times) if times else from_us(prov["last"])
+        out["completed_at"] = from_us(prov["last"])  # the month's latest event
     elif fail is not None and last_failed > last_generated and last_failed >= last_scheduled:
         if last_failed >= rules.max_attempts:
             out["status"] = "failed"
         else:
             out["status"] = "retry"
             out["next_attempt_at"] = rules.next_attempt_at(from_us(fail[1]), last_failed)
-    elif sched is not None or gen is not None or books:
+    else:  # scheduled, generated, or some book of it seen
         out["status"] = "processing"
     if "first" in prov:
         out["created_at"] = min_opt(row["created_at"], from_us(prov["first"]))

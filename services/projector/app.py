@@ -1,0 +1,150 @@
+"""The projector service: folds every event topic into PostgreSQL, its offsets kept in the same
+transaction as its writes (ARCHITECTURE.md section 4).
+
+Kafka only assigns partitions here (a consumer group, so replicas split them); nothing is
+committed to Kafka. On assignment each partition is sought to the next offset recorded in
+`projector_offsets`, so a crash at any point loses nothing and applies nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from services.projector.fold import Record
+from services.projector.store import apply_batch, load_offsets
+from shared.db.pool import create_pool
+from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
+from shared.kafka.dead_letter import failed_message, send_to_dead_letter
+from shared.kafka.options import client_options
+from shared.kafka.producer import EventProducer
+from shared.kafka.worker import TRANSIENT, backoff
+from shared.settings import Settings
+from shared.telemetry import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT
+
+log = logging.getLogger(__name__)
+
+SERVICE = "projector"
+BATCH = 2000
+
+
+def consumer_name(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.{SERVICE}"
+
+
+def projected_topics(settings: Settings) -> list[str]:
+    return [t.topic(settings.topic_prefix) for t in EVENT_TYPES if t is not DEAD_LETTER]
+
+
+class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Nothing to do: a batch in flight commits its own offsets or none."""
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.projector.seek(assigned)
+
+
+class Projector:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, producer: EventProducer) -> None:
+        self.name = consumer_name(settings)
+        self.pool = pool
+        self.producer = producer
+        self.codec = producer.codec
+        self.stopping = asyncio.Event()
+        self.consumer = AIOKafkaConsumer(
+            **client_options(settings),
+            group_id=self.name,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            max_poll_records=BATCH,
+        )
+        self.topics = projected_topics(settings)
+
+    async def seek(self, assigned: Sequence[TopicPartition]) -> None:
+        stored = await load_offsets(self.pool, self.name)
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+
+    async def run(self) -> None:
+        self.consumer.subscribe(self.topics, listener=SeekToStoredOffsets(self))
+        await self.consumer.start()
+        try:
+            while not self.stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=1000, max_records=BATCH)
+                records = [r for part in batch.values() for r in part]
+                if records:
+                    await self.apply(records)
+        finally:
+            await self.consumer.stop()
+
+    async def apply(self, raw: list[ConsumerRecord[bytes, bytes]]) -> None:
+        started = time.monotonic()
+        records = []
+        for message in raw:
+            try:
+                event_type, event = self.codec.decode_raw(message.value)
+            except CodecError as exc:
+                await self.dead_letter(message, exc)
+                continue
+            records.append(Record(message.topic, message.partition, message.offset,
+                                  event_type.name, event))
+        attempt = 0
+        while True:
+            try:
+                result = await apply_batch(self.pool, self.name, records)
+                break
+            except TRANSIENT as exc:
+                attempt += 1
+                delay = backoff(attempt, 0.5, 30.0)
+                log.warning("apply failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
+                            delay)
+                await asyncio.sleep(delay)
+                # The pool may have lost connections; offsets in the database are still right.
+        by_offset = {(m.topic, m.partition, m.offset): m for m in raw}
+        for reject in result.rejects:
+            r = reject.record
+            await self.dead_letter(by_offset[(r.topic, r.partition, r.offset)],
+                                   RejectedEvent(reject.reason))
+        for record in records:
+            EVENTS.labels(SERVICE, record.kind, "ok").inc()
+        HANDLE_SECONDS.labels(SERVICE).observe(time.monotonic() - started)
+        LAST_COMMIT.labels(SERVICE).set_to_current_time()
+        log.info("applied %d events (%d already applied, %d rejected) in %.0f ms",
+                 result.applied, result.skipped, len(result.rejects),
+                 (time.monotonic() - started) * 1000)
+
+    async def dead_letter(self, message: ConsumerRecord[bytes, bytes], error: Exception) -> None:
+        DEAD_LETTERS.labels(SERVICE).inc()
+        await send_to_dead_letter(self.producer, failed_message(message), SERVICE, error)
+
+
+class RejectedEvent(Exception):
+    """An event the fold cannot apply (impossible content)."""
+
+
+async def run(settings: Settings) -> None:
+    pool = await create_pool(settings, max_size=4)
+    try:
+        async with EventProducer(settings, Codec()) as producer:
+            projector = Projector(settings, pool, producer)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, projector.stopping.set)
+            log.info("projector folding %s", ", ".join(projector.topics))
+            await projector.run()
+    finally:
+        await pool.close()
