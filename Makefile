@@ -24,6 +24,9 @@ setup: $(STAMP) tools ## Install system packages if missing, the Python environm
 test: setup ## Set up, start the local stack if needed, and run the whole test suite
 	$(BIN)/pytest
 
+demo: setup ## Set up, start the stack and the five services, backfill 2019-01..2019-06, summary
+	$(BIN)/alexandria demo --from 2019-01 --to 2019-06
+
 lint: setup ## ruff
 	$(BIN)/ruff check .
 
@@ -42,4 +45,4 @@ down: setup ## Stop the local stack (its data stays in .state/)
 chart: tools ## Lint, render and validate the Helm chart
 	$(BIN)/pytest tests/deploy -q
 
-.PHONY: help tools chart setup test lint typecheck up status down
+.PHONY: help tools chart setup test demo lint typecheck up status down
