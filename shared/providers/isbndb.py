@@ -60,7 +60,10 @@ def parse_book(data: JsonObject) -> BookRecord:
     isbn13, isbn10 = isbn_pair([data.get("isbn13"), data.get("isbn"), data.get("isbn10")])
     if isbn13 is None:
         raise MalformedResponse(PROVIDER, "book without a valid ISBN")
-    title = as_str(data.get("title")) or as_str(data.get("title_long"))
+    # ISBNdb has no subtitle field: "Thick: And Other Essays" is title and subtitle in one.
+    title, _, subtitle = (
+        as_str(data.get("title")) or as_str(data.get("title_long")) or ""
+    ).partition(": ")
     related: dict[str, str] = {}
     for other in data.get("other_isbns") or ():
         if isinstance(other, Mapping):
@@ -83,7 +86,8 @@ def parse_book(data: JsonObject) -> BookRecord:
         provider=PROVIDER,
         isbn13=isbn13,
         isbn10=isbn10,
-        title=title,
+        title=title.strip() or None,
+        subtitle=subtitle.strip() or None,
         authors=as_str_list(data.get("authors")),
         publisher=as_str(data.get("publisher")),
         publication_date=as_str(data.get("date_published")),

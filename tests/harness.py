@@ -1,0 +1,140 @@
+"""A whole pipeline for tests: the sandbox and the five services as real processes, pointed at a
+test's own topics and database. Reused by the end-to-end and fault tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from services.scheduler.logic import YearMonth
+from services.scheduler.store import plan_months
+from shared.devstack import processes
+from shared.devstack.sandbox_proc import PROVIDER_PATHS
+from shared.devstack.services_proc import SERVICES
+from shared.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, folder: Path, seed: int = 7) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.seed = seed
+        self.sandbox_port = free_port()
+        self.sandbox = f"http://127.0.0.1:{self.sandbox_port}"
+        self.env = {
+            **os.environ,
+            "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "ALEXANDRIA_DATABASE_URL": settings.dsn,
+            "ALEXANDRIA_TOPIC_PREFIX": settings.topic_prefix,
+            "ALEXANDRIA_SCHEDULER_INTERVAL_S": "0.5",
+            "ALEXANDRIA_HTTP_BACKOFF_BASE_S": "0.05",
+            "ALEXANDRIA_HTTP_BACKOFF_MAX_S": "0.5",
+            "ALEXANDRIA_LOG_LEVEL": "INFO",
+            **{
+                f"ALEXANDRIA_{name}_BASE_URL": f"{self.sandbox}/{path}"
+                for name, path in PROVIDER_PATHS.items()
+            },
+            **{
+                f"ALEXANDRIA_{name}_API_KEY": "sandbox-key"
+                for name in ("ISBNDB", "GOOGLE_BOOKS", "GEMINI", "XAI")
+            },
+        }
+
+    def _paths(self, name: str) -> tuple[Path, Path]:
+        return self.folder / f"{name}.log", self.folder / f"{name}.pid"
+
+    def start_sandbox(self) -> None:
+        log, pid = self._paths("sandbox")
+        processes.spawn(
+            [
+                sys.executable,
+                "-m",
+                "sandbox",
+                "--port",
+                str(self.sandbox_port),
+                "--seed",
+                str(self.seed),
+            ],
+            log,
+            pid,
+            env=self.env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.sandbox}/_sandbox/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"sandbox did not start:\n{processes.tail(log)}")
+
+    def start(self, *services: str) -> None:
+        for service in services or SERVICES:
+            log, pid = self._paths(service)
+            processes.spawn([sys.executable, "-m", f"services.{service}"], log, pid, env=self.env)
+
+    def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
+        pid = processes.read_pid(self._paths(service)[1])
+        if pid is not None:
+            os.kill(pid, sig)
+            while processes.is_alive(pid):
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        for name in (*SERVICES, "sandbox"):
+            processes.stop(self._paths(name)[1], timeout_s=15)
+
+    def logs(self, service: str, lines: int = 30) -> str:
+        return processes.tail(self._paths(service)[0], lines)
+
+    def knobs(self, knobs: dict[str, object]) -> None:
+        httpx.post(f"{self.sandbox}/_sandbox/knobs", json=knobs, timeout=5).raise_for_status()
+
+    def truth(self, year: int, month: int) -> dict[str, object]:
+        response = httpx.get(
+            f"{self.sandbox}/_sandbox/truth", params={"year": year, "month": month}, timeout=5
+        )
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    async def plan(self, months: list[YearMonth]) -> None:
+        conn = await asyncpg.connect(self.settings.dsn)
+        try:
+            await plan_months(conn, months)
+        finally:
+            await conn.close()
+
+    async def wait_until_settled(self, timeout_s: float = 120.0) -> dict[str, int]:
+        """Until no month is pending/processing/retry; returns months by status."""
+        conn = await asyncpg.connect(self.settings.dsn)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                rows = await conn.fetch(
+                    "SELECT status, count(*) AS n FROM backfill_log GROUP BY status"
+                )
+                status = {r["status"]: r["n"] for r in rows}
+                if status and not {"pending", "processing", "retry"} & set(status):
+                    return status
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"months not settled after {timeout_s}s: {status}\n"
+                        + "\n".join(f"--- {s}\n{self.logs(s, 8)}" for s in SERVICES)
+                    )
+                await asyncio.sleep(0.5)
+        finally:
+            await conn.close()
