@@ -50,6 +50,8 @@ NOT_LOGGED = frozenset(
     {"provenance", "created_at", "updated_at", "last_isbndb_sync", "work_match_at"}
 )
 KEY_COLUMNS = {"edition": "isbn", "work": "work_key", "author": "author_key"}
+SKIPPED = "Skipped"  # Record.kind of a position that only advances the offset
+NOT_PROJECTED = ("DeadLetter", SKIPPED)
 
 
 class Invalid(ValueError):
@@ -70,6 +72,12 @@ class Record:
     def of(cls, topic: str, partition: int, offset: int, event: BaseModel) -> Record:
         """From a model (tests, tools); the projector itself uses Codec.decode_raw's dict."""
         return cls(topic, partition, offset, type(event).__name__, event.model_dump())
+
+    @classmethod
+    def skipped(cls, topic: str, partition: int, offset: int) -> Record:
+        """A position with nothing to apply (say, an undecodable message already dead-lettered):
+        passing it still advances the stored offset past it."""
+        return cls(topic, partition, offset, SKIPPED, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +165,6 @@ def _match(event: Mapping[str, Any], at: datetime) -> Entry:
     return [float(confidence), source, _key(match["work_key"], "work_match.work_key"), to_us(at)]
 
 
-def check(record: Record) -> str | None:
-    """Why the record cannot be applied, or None; cheap, and used before loading rows."""
-    try:
-        _keys_of_one(record)
-    except Invalid as exc:
-        return str(exc)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        return f"malformed {record.kind}: {type(exc).__name__} {exc}"
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class _Metadata:
     event_id: str
@@ -237,7 +234,7 @@ def _keys_of_one(record: Record) -> tuple[list[tuple[str, Any]], MonthKey | None
         if resolution.work_key is not None:
             keys.append(("work", resolution.work_key))
         return keys, resolution.month
-    if record.kind in HANDLERS and record.kind != "DeadLetter":
+    if record.kind in HANDLERS and record.kind not in NOT_PROJECTED:
         return [], _parse_month_event(event)[2]
     raise Invalid(f"no projection for event type {record.kind!r}")
 
@@ -248,7 +245,7 @@ def keys_of(records: Iterable[Record]) -> Keys:
                                    "book": set()}
     months: set[MonthKey] = set()
     for record in records:
-        if record.kind == "DeadLetter":
+        if record.kind in NOT_PROJECTED:
             continue
         try:
             keys, month = _keys_of_one(record)
@@ -303,12 +300,16 @@ def _log(
     )
 
 
+def _facts_rank(facts: Mapping[str, Any]) -> tuple[int, int, str]:
+    provider = provider_of(facts)
+    return quality_of(facts), SOURCE_RANK.get(provider, 0), provider
+
+
 def _best_facts(facts: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The facts the log names as the source: the highest-ranked provider's."""
     if len(facts) < 2:
         return facts[0] if facts else None
-    return max(
-        facts, key=lambda f: (quality_of(f), SOURCE_RANK.get(provider_of(f), 0), provider_of(f))
-    )
+    return max(facts, key=_facts_rank)
 
 
 def _timing(facts: Mapping[str, Any] | None, fallback: Any) -> int | None:
@@ -429,8 +430,8 @@ def fold_metadata_fetched(state: State, event: Mapping[str, Any]) -> None:
         _set_month(state, month_key, month)
 
 
-def fold_dead_letter(state: State, event: Mapping[str, Any]) -> None:
-    """Dead letters are not projected."""
+def fold_nothing(state: State, event: Mapping[str, Any]) -> None:
+    """Dead letters and skipped positions are not projected."""
 
 
 HANDLERS: dict[str, Callable[[State, Mapping[str, Any]], None]] = {
@@ -439,7 +440,8 @@ HANDLERS: dict[str, Callable[[State, Mapping[str, Any]], None]] = {
     "MonthGenerationFailed": fold_month_generation_failed,
     "ISBNResolved": fold_isbn_resolved,
     "MetadataFetched": fold_metadata_fetched,
-    "DeadLetter": fold_dead_letter,
+    "DeadLetter": fold_nothing,
+    SKIPPED: fold_nothing,
 }
 
 

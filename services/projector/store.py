@@ -1,11 +1,12 @@
 """The projector's PostgreSQL side: load the rows a batch touches, fold, write back, track offsets.
 
 One transaction per batch: the rows are read with FOR UPDATE (one query per table), folded in
-Python, written back with COPY into session temp tables and one set-based statement per table,
-and the tracking rows (`projector_offsets`) are upserted in the same transaction. A record whose
-offset is below the stored next offset was applied already and is skipped, so a redelivered
-batch changes nothing. Rows that were absent when read are inserted with ON CONFLICT DO NOTHING;
-if another projector inserted one meanwhile, the batch is retried rather than overwriting it.
+Python, and written back in bulk (new rows by COPY, changed rows by COPY into a session temp
+table and one UPDATE per table), with the tracking rows (`projector_offsets`) upserted in the
+same transaction. A record whose offset is below the stored next offset was applied already
+and is skipped, so a redelivered batch changes nothing. If another projector inserted a row
+this batch read as absent, the COPY fails on the key and the batch is retried on fresh reads
+rather than overwriting that row.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def _stage_sql() -> str:
     """Session temp tables shaped like their targets, emptied at every commit."""
     statements = [
         f"CREATE TEMP TABLE IF NOT EXISTS {t.stage} ON COMMIT DELETE ROWS AS "
-        f"SELECT {', '.join(t.columns)}, false AS _new FROM {t.name} WITH NO DATA"
+        f"SELECT {', '.join(t.columns)} FROM {t.name} WITH NO DATA"
         for t in (EDITIONS, WORKS, AUTHORS, MONTHS, MONTH_BOOKS)
     ]
     statements.append(
@@ -320,18 +321,19 @@ def _changes(rows: Mapping[Any, Row], originals: Mapping[Any, Row]) -> tuple[lis
     return created, changed
 
 
-def _tuples(table: Table, rows: Iterable[Row], *extra: Any) -> list[tuple[Any, ...]]:
-    """COPY records in column order, jsonb as JSON text (this runs for every written row)."""
+def _tuples(table: Table, rows: Iterable[Row]) -> Iterator[tuple[Any, ...]]:
+    """COPY records in column order, jsonb as JSON text.
+
+    A generator: asyncpg sends each 512 kB as it fills, so PostgreSQL inserts while Python is
+    still encoding the rest.
+    """
     values = itemgetter(*table.columns)
     positions = [i for i, c in enumerate(table.columns) if c in table.jsonb]
-    out = []
     for row in rows:
         record = list(values(row))
         for i in positions:
             record[i] = _dumps(record[i])
-        record.extend(extra)
-        out.append(tuple(record))
-    return out
+        yield tuple(record)
 
 
 async def _write_rows(conn: Conn, table: Table, rows: Mapping[Any, Row],
@@ -343,8 +345,8 @@ async def _write_rows(conn: Conn, table: Table, rows: Mapping[Any, Row],
     """
     created, changed = _changes(rows, originals)
     if changed:
-        await conn.copy_records_to_table(table.stage, records=_tuples(table, changed, False),
-                                         columns=[*table.columns, "_new"])
+        await conn.copy_records_to_table(table.stage, records=_tuples(table, changed),
+                                         columns=list(table.columns))
         keys = table.key.split(", ")
         updated = [c for c in table.columns if c not in keys]
         await conn.execute(
@@ -398,17 +400,18 @@ async def _write_work_authors(conn: Conn, works: Mapping[str, Row],
 
 
 async def _write_log(conn: Conn, log: list[Row]) -> int:
-    """COPY the log rows; should one exist already, insert them one by one skipping those."""
+    """COPY the log rows; should one exist already, insert them all skipping the duplicates."""
     if not log:
         return 0
-    records = [(*(row[c] for c in LOG_COLUMNS), seq) for seq, row in enumerate(log)]
+    values = itemgetter(*LOG_COLUMNS)
     try:
         async with conn.transaction():  # a savepoint: a failed COPY must not end the batch
-            await conn.copy_records_to_table("enrichment_log", records=[r[:-1] for r in records],
+            await conn.copy_records_to_table("enrichment_log", records=map(values, log),
                                              columns=list(LOG_COLUMNS))
-        return len(records)
+        return len(log)
     except asyncpg.UniqueViolationError:
         pass  # only if one event id was reused for different content: keep the first log rows
+    records = [(*values(row), seq) for seq, row in enumerate(log)]
     await conn.copy_records_to_table(LOG_STAGE, records=records, columns=[*LOG_COLUMNS, "seq"])
     columns = ", ".join(LOG_COLUMNS)
     status = await conn.execute(
