@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     scheduler_months_per_tick: int = Field(default=20, ge=1, le=1000)
     scheduler_max_attempts: int = Field(default=5, ge=1, le=100)
     scheduler_stuck_after_s: float = Field(default=7200.0, gt=0)
+    # A month whose generation failed is retried after base * 2^attempt seconds, capped.
+    retry_backoff_base_s: float = Field(default=60.0, ge=0)
+    retry_backoff_max_s: float = Field(default=86_400.0, ge=0)
     llm_batch_size: int = Field(default=20, ge=1, le=100)
     # Names this replica's Kafka transactions; a stable value (e.g. a StatefulSet pod name) lets
     # a restarted replica fence its predecessor at once. Default: hostname-pid.

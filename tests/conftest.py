@@ -121,3 +121,27 @@ async def settings(stack: Settings, topic_prefix: str, database_url: str) -> Set
     )
     await create_topics(test_settings)
     return test_settings
+
+
+@pytest.fixture
+async def another_settings(stack: Settings, template_database: str) -> AsyncIterator[Settings]:
+    """A second, independent world (database + topics) for tests that compare two runs."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    conn = await _admin(stack)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await conn.close()
+    other = load_settings(
+        kafka_bootstrap_servers=stack.kafka_bootstrap_servers,
+        database_url=_dsn_for(stack, name),
+        topic_prefix=f"test-{uuid.uuid4().hex[:10]}",
+        topic_partitions=3,
+    )
+    await create_topics(other)
+    yield other
+    conn = await _admin(stack)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

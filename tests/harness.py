@@ -44,6 +44,7 @@ class Pipeline:
             "ALEXANDRIA_HTTP_BACKOFF_BASE_S": "0.05",
             "ALEXANDRIA_HTTP_BACKOFF_MAX_S": "0.5",
             "ALEXANDRIA_LOG_LEVEL": "INFO",
+            "ALEXANDRIA_RETRY_BACKOFF_BASE_S": "0.05",
             **{
                 f"ALEXANDRIA_{name}_BASE_URL": f"{self.sandbox}/{path}"
                 for name, path in PROVIDER_PATHS.items()
@@ -138,3 +139,30 @@ class Pipeline:
                 await asyncio.sleep(0.5)
         finally:
             await conn.close()
+
+
+# Columns that say what the tables know, without the times and ids a run happens to have.
+CONTENT = {
+    "enriched_editions": "isbn, work_key, title, subtitle, publisher, publication_date, "
+    "page_count, format, language, subjects, alternate_isbns, related_isbns, primary_provider, "
+    "contributors, completeness_score, work_match_source",
+    "enriched_works": "work_key, title, subtitle, description, subject_tags, synthetic, "
+    "primary_provider, contributors, completeness_score, first_publication_year",
+    "enriched_authors": "author_key, name, normalized_name",
+    "work_authors": "work_key, author_key, author_order",
+    "backfill_log": "year, month, status, books_generated, isbns_resolved, resolution_rate, "
+    "isbns_queued",
+    "enrichment_log": "entity_type, entity_key, operation, fields_updated",
+}
+
+
+async def table_contents(dsn: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every projected table's content, sorted, for comparing two runs."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {
+            table: sorted(tuple(r) for r in await conn.fetch(f"SELECT {cols} FROM {table}"))
+            for table, cols in CONTENT.items()
+        }
+    finally:
+        await conn.close()

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from services.projector.fold import Record
+from services.projector.months import MonthRules
 from services.projector.store import apply_batch, load_offsets
 from shared.db.pool import create_pool
 from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
@@ -69,6 +70,11 @@ class Projector:
             max_poll_records=BATCH,
         )
         self.topics = projected_topics(settings)
+        self.rules = MonthRules(
+            max_attempts=settings.scheduler_max_attempts,
+            backoff_base_minutes=settings.retry_backoff_base_s / 60,
+            backoff_max_minutes=settings.retry_backoff_max_s / 60,
+        )
 
     async def seek(self, assigned: Sequence[TopicPartition]) -> None:
         stored = await load_offsets(self.pool, self.name)
@@ -105,7 +111,7 @@ class Projector:
         attempt = 0
         while True:
             try:
-                result = await apply_batch(self.pool, self.name, records)
+                result = await apply_batch(self.pool, self.name, records, rules=self.rules)
                 break
             except TRANSIENT as exc:
                 attempt += 1
