@@ -20,7 +20,7 @@ from aiokafka.structs import ConsumerRecord
 
 from services.projector.fold import Record
 from services.projector.months import MonthRules
-from services.projector.store import apply_batch, load_offsets
+from services.projector.store import LostRace, apply_batch, load_offsets
 from shared.db.pool import create_pool
 from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
 from shared.kafka.dead_letter import failed_message, send_to_dead_letter
@@ -105,6 +105,8 @@ class Projector:
                 event_type, event = self.codec.decode_raw(message.value)
             except CodecError as exc:
                 await self.dead_letter(message, exc)
+                # Parked: advance past it with the batch, so a restart does not park it again.
+                records.append(Record.skipped(message.topic, message.partition, message.offset))
                 continue
             records.append(Record(message.topic, message.partition, message.offset,
                                   event_type.name, event))
@@ -113,7 +115,7 @@ class Projector:
             try:
                 result = await apply_batch(self.pool, self.name, records, rules=self.rules)
                 break
-            except TRANSIENT as exc:
+            except (*TRANSIENT, LostRace) as exc:
                 attempt += 1
                 delay = backoff(attempt, 0.5, 30.0)
                 log.warning("apply failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
@@ -125,8 +127,10 @@ class Projector:
             r = reject.record
             await self.dead_letter(by_offset[(r.topic, r.partition, r.offset)],
                                    RejectedEvent(reject.reason))
+        rejected = {(r.record.topic, r.record.partition, r.record.offset) for r in result.rejects}
         for record in records:
-            EVENTS.labels(SERVICE, record.kind, "ok").inc()
+            key = (record.topic, record.partition, record.offset)
+            EVENTS.labels(SERVICE, record.kind, "rejected" if key in rejected else "ok").inc()
         HANDLE_SECONDS.labels(SERVICE).observe(time.monotonic() - started)
         LAST_COMMIT.labels(SERVICE).set_to_current_time()
         log.info("applied %d events (%d already applied, %d rejected) in %.0f ms",

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.projector import store
 from services.projector.fold import Record, State, fold
 from services.projector.merge import EMPTY_AUTHOR, EMPTY_EDITION, EMPTY_MONTH_BOOK, EMPTY_WORK
 from services.projector.months import MONTH_COLUMNS
@@ -137,6 +138,23 @@ async def test_a_batch_projects_every_table_with_its_offsets(db: asyncpg.Pool) -
     assert await load_offsets(db, CONSUMER) == {("p.events", 2): 47}
 
 
+async def test_rows_and_offsets_commit_together(db: asyncpg.Pool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash after the rows are written but before the commit leaves neither behind."""
+    async def crash(*_: Any) -> int:
+        raise ConnectionError("projector killed mid-batch")
+
+    monkeypatch.setattr(store, "_write_log", crash)
+    with pytest.raises(ConnectionError):
+        await apply_batch(db, CONSUMER, records(month_story()))
+    assert all(rows == [] for rows in (await dump(db)).values())
+    assert await load_offsets(db, CONSUMER) == {}
+    monkeypatch.undo()
+    result = await apply_batch(db, CONSUMER, records(month_story()))  # the restart
+    assert (result.applied, result.skipped) == (7, 0)
+    assert await db.fetchval("SELECT count(*) FROM enriched_editions") == 2
+
+
 async def test_redelivery_applies_nothing_twice(db: asyncpg.Pool) -> None:
     batch = records(month_story())
     await apply_batch(db, CONSUMER, batch)
@@ -227,14 +245,15 @@ async def test_rejected_events_do_not_poison_the_batch(db: asyncpg.Pool) -> None
     good = fetched(ISBN_A, 1, [edition(title="Normal People")])
     bad_isbn = fetched("9780571334651", 2, [edition()])
     bad_month = scheduled(3, month=12).model_copy(update={"month": 13})
-    batch = records([bad_isbn, good, bad_month])
+    undecodable = Record.skipped("t", 0, 3)  # dead-lettered by the caller before the batch
+    batch = [*records([bad_isbn, good, bad_month]), undecodable]
     result = await apply_batch(db, CONSUMER, batch)
     assert [r.record.offset for r in result.rejects] == [0, 2]
     assert "not a valid ISBN-13" in result.rejects[0].reason
     assert "outside 1..12" in result.rejects[1].reason
     assert await db.fetchval("SELECT count(*) FROM enriched_editions") == 1
     assert await db.fetchval("SELECT count(*) FROM backfill_log") == 0
-    assert await load_offsets(db, CONSUMER) == {("t", 0): 3}
+    assert await load_offsets(db, CONSUMER) == {("t", 0): 4}
 
 
 async def test_concurrent_batches_on_new_rows_both_count(db: asyncpg.Pool) -> None:
