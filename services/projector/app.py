@@ -33,6 +33,7 @@ from shared.telemetry import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT
 log = logging.getLogger(__name__)
 
 SERVICE = "projector"
+RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, LostRace)
 BATCH = 2000
 
 
@@ -115,7 +116,7 @@ class Projector:
             try:
                 result = await apply_batch(self.pool, self.name, records, rules=self.rules)
                 break
-            except (*TRANSIENT, LostRace) as exc:
+            except RETRIED as exc:
                 attempt += 1
                 delay = backoff(attempt, 0.5, 30.0)
                 log.warning("apply failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
