@@ -21,7 +21,9 @@ tools: $(STAMP) ## Install helm, kubeconform and the Kubernetes schemas into .to
 
 setup: $(STAMP) tools ## Install system packages if missing, the Python environment, chart tools
 
-test: setup ## Set up, start the local stack if needed, and run the whole test suite
+test: setup ## Set up, lint, type-check, start the local stack if needed, run every test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 demo: setup ## Set up, start the stack and the five services, backfill 2019-01..2019-06, summary
