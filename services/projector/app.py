@@ -109,8 +109,9 @@ class Projector:
                 # Parked: advance past it with the batch, so a restart does not park it again.
                 records.append(Record.skipped(message.topic, message.partition, message.offset))
                 continue
-            records.append(Record(message.topic, message.partition, message.offset,
-                                  event_type.name, event))
+            records.append(
+                Record(message.topic, message.partition, message.offset, event_type.name, event)
+            )
         attempt = 0
         while True:
             try:
@@ -119,24 +120,30 @@ class Projector:
             except RETRIED as exc:
                 attempt += 1
                 delay = backoff(attempt, 0.5, 30.0)
-                log.warning("apply failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
-                            delay)
+                log.warning(
+                    "apply failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay
+                )
                 await asyncio.sleep(delay)
                 # The pool may have lost connections; offsets in the database are still right.
         by_offset = {(m.topic, m.partition, m.offset): m for m in raw}
         for reject in result.rejects:
             r = reject.record
-            await self.dead_letter(by_offset[(r.topic, r.partition, r.offset)],
-                                   RejectedEvent(reject.reason))
+            await self.dead_letter(
+                by_offset[(r.topic, r.partition, r.offset)], RejectedEvent(reject.reason)
+            )
         rejected = {(r.record.topic, r.record.partition, r.record.offset) for r in result.rejects}
         for record in records:
             key = (record.topic, record.partition, record.offset)
             EVENTS.labels(SERVICE, record.kind, "rejected" if key in rejected else "ok").inc()
         HANDLE_SECONDS.labels(SERVICE).observe(time.monotonic() - started)
         LAST_COMMIT.labels(SERVICE).set_to_current_time()
-        log.info("applied %d events (%d already applied, %d rejected) in %.0f ms",
-                 result.applied, result.skipped, len(result.rejects),
-                 (time.monotonic() - started) * 1000)
+        log.info(
+            "applied %d events (%d already applied, %d rejected) in %.0f ms",
+            result.applied,
+            result.skipped,
+            len(result.rejects),
+            (time.monotonic() - started) * 1000,
+        )
 
     async def dead_letter(self, message: ConsumerRecord[bytes, bytes], error: Exception) -> None:
         DEAD_LETTERS.labels(SERVICE).inc()

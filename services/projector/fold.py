@@ -241,8 +241,7 @@ def _keys_of_one(record: Record) -> tuple[list[tuple[str, Any]], MonthKey | None
 
 def keys_of(records: Iterable[Record]) -> Keys:
     """The rows the valid records touch (invalid ones are left for `fold` to reject)."""
-    tables: dict[str, set[Any]] = {"edition": set(), "work": set(), "author": set(),
-                                   "book": set()}
+    tables: dict[str, set[Any]] = {"edition": set(), "work": set(), "author": set(), "book": set()}
     months: set[MonthKey] = set()
     for record in records:
         if record.kind in NOT_PROJECTED:
@@ -255,8 +254,13 @@ def keys_of(records: Iterable[Record]) -> Keys:
             tables[table].add(key)
         if month is not None:
             months.add(month)
-    return Keys(frozenset(tables["edition"]), frozenset(tables["work"]),
-                frozenset(tables["author"]), frozenset(months), frozenset(tables["book"]))
+    return Keys(
+        frozenset(tables["edition"]),
+        frozenset(tables["work"]),
+        frozenset(tables["author"]),
+        frozenset(months),
+        frozenset(tables["book"]),
+    )
 
 
 # --- enrichment_log ----------------------------------------------------------------------------

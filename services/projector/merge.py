@@ -426,8 +426,14 @@ def merge_author(a: Row, b: Row) -> Row:
 
 def _resolution_rank(row: Row) -> Rank:
     """Time, event id, then the content itself, so the order is total."""
-    return (row["resolved_at"], row["resolved_event_id"], row["outcome"], row["isbn13"] or "",
-            row["work_key"] or "", row["isbndb_calls"])
+    return (
+        row["resolved_at"],
+        row["resolved_event_id"],
+        row["outcome"],
+        row["isbn13"] or "",
+        row["work_key"] or "",
+        row["isbndb_calls"],
+    )
 
 
 def merge_month_book(a: Row, b: Row) -> Row:
@@ -513,8 +519,9 @@ def work_author_rows(work: Row) -> list[tuple[str, str, int]]:
 # --- rows written before provenance existed ---------------------------------------------------
 
 
-def adopt_legacy(row: Row, groups: tuple[tuple[tuple[str, ...], RankFn], ...],
-                 ranked_primary: bool) -> Row:
+def adopt_legacy(
+    row: Row, groups: tuple[tuple[tuple[str, ...], RankFn], ...], ranked_primary: bool
+) -> Row:
     """A row written without provenance: its values get the lowest rank, so any fact wins."""
     prov = row["provenance"]
     if prov:
@@ -528,8 +535,7 @@ def adopt_legacy(row: Row, groups: tuple[tuple[tuple[str, ...], RankFn], ...],
     ]
     legacy_primary = ranked_primary and row.get("primary_provider") is not None
     legacy_match = (
-        row.get("work_key") is not None
-        and row.get("work_match_source") in MATCH_SOURCE_RANK
+        row.get("work_key") is not None and row.get("work_match_source") in MATCH_SOURCE_RANK
     )
     if not (missing or legacy_primary or legacy_match):
         return row

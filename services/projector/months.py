@@ -240,8 +240,13 @@ def book_tally(book: Row | None) -> Tally:
     accounted = outcome in ACCOUNTED_BY_RESOLUTION or (
         outcome == "resolved" and book["enriched_at"] is not None
     )
-    return (1, int(outcome in COUNTED_AS_RESOLVED), int(outcome == "resolved"), int(accounted),
-            book["isbndb_calls"])
+    return (
+        1,
+        int(outcome in COUNTED_AS_RESOLVED),
+        int(outcome == "resolved"),
+        int(accounted),
+        book["isbndb_calls"],
+    )
 
 
 def recount(row: Row, old_book: Row | None, new_book: Row) -> Row:

@@ -279,30 +279,48 @@ async def _load(conn: Conn, keys: Keys) -> tuple[State, _Originals]:
     if keys.months:
         wanted = sorted(keys.months)
         months = await _fetch(
-            conn, MONTHS, "(year, month) IN (SELECT * FROM unnest($1::int[], $2::int[]))",
-            [y for y, _ in wanted], [m for _, m in wanted],
+            conn,
+            MONTHS,
+            "(year, month) IN (SELECT * FROM unnest($1::int[], $2::int[]))",
+            [y for y, _ in wanted],
+            [m for _, m in wanted],
         )
     if keys.books:
         wanted_books = sorted(keys.books)
         books = await _fetch(
-            conn, MONTH_BOOKS,
+            conn,
+            MONTH_BOOKS,
             "(year, month, book_id) IN (SELECT * FROM unnest($1::int[], $2::int[], $3::text[]))",
-            [b[0] for b in wanted_books], [b[1] for b in wanted_books],
+            [b[0] for b in wanted_books],
+            [b[1] for b in wanted_books],
             [b[2] for b in wanted_books],
         )
-    editions = {r["isbn"]: derive_edition(adopt_legacy(r, EDITION_RANKED, True))
-                for r in await _fetch_keyed(conn, EDITIONS, keys.isbns)}
-    works = {r["work_key"]: derive_work(adopt_legacy(r, WORK_RANKED, True))
-             for r in await _fetch_keyed(conn, WORKS, keys.work_keys)}
-    authors = {r["author_key"]: derive_author(adopt_legacy(r, AUTHOR_RANKED, False))
-               for r in await _fetch_keyed(conn, AUTHORS, keys.author_keys)}
+    editions = {
+        r["isbn"]: derive_edition(adopt_legacy(r, EDITION_RANKED, True))
+        for r in await _fetch_keyed(conn, EDITIONS, keys.isbns)
+    }
+    works = {
+        r["work_key"]: derive_work(adopt_legacy(r, WORK_RANKED, True))
+        for r in await _fetch_keyed(conn, WORKS, keys.work_keys)
+    }
+    authors = {
+        r["author_key"]: derive_author(adopt_legacy(r, AUTHOR_RANKED, False))
+        for r in await _fetch_keyed(conn, AUTHORS, keys.author_keys)
+    }
     originals = _Originals(
-        editions=editions, works=works, authors=authors,
+        editions=editions,
+        works=works,
+        authors=authors,
         months={(r["year"], r["month"]): r for r in months},
         month_books={(b["year"], b["month"], b["book_id"]): b for b in books},
     )
-    state = State(editions=dict(editions), works=dict(works), authors=dict(authors),
-                  months=dict(originals.months), month_books=dict(originals.month_books))
+    state = State(
+        editions=dict(editions),
+        works=dict(works),
+        authors=dict(authors),
+        months=dict(originals.months),
+        month_books=dict(originals.month_books),
+    )
     return state, originals
 
 
@@ -336,8 +354,9 @@ def _tuples(table: Table, rows: Iterable[Row]) -> Iterator[tuple[Any, ...]]:
         yield tuple(record)
 
 
-async def _write_rows(conn: Conn, table: Table, rows: Mapping[Any, Row],
-                      originals: Mapping[Any, Row]) -> int:
+async def _write_rows(
+    conn: Conn, table: Table, rows: Mapping[Any, Row], originals: Mapping[Any, Row]
+) -> int:
     """COPY new rows straight in; stage changed ones and UPDATE them in one statement.
 
     A new row that another transaction inserted meanwhile fails the COPY (unique violation):
@@ -345,8 +364,9 @@ async def _write_rows(conn: Conn, table: Table, rows: Mapping[Any, Row],
     """
     created, changed = _changes(rows, originals)
     if changed:
-        await conn.copy_records_to_table(table.stage, records=_tuples(table, changed),
-                                         columns=list(table.columns))
+        await conn.copy_records_to_table(
+            table.stage, records=_tuples(table, changed), columns=list(table.columns)
+        )
         keys = table.key.split(", ")
         updated = [c for c in table.columns if c not in keys]
         await conn.execute(
@@ -356,8 +376,9 @@ async def _write_rows(conn: Conn, table: Table, rows: Mapping[Any, Row],
         )
     if created:
         try:
-            await conn.copy_records_to_table(table.name, records=_tuples(table, created),
-                                             columns=list(table.columns))
+            await conn.copy_records_to_table(
+                table.name, records=_tuples(table, created), columns=list(table.columns)
+            )
         except asyncpg.UniqueViolationError as exc:
             raise LostRace(f"{table.name}: a row read as absent was inserted meanwhile") from exc
     return len(created) + len(changed)
@@ -366,8 +387,9 @@ async def _write_rows(conn: Conn, table: Table, rows: Mapping[Any, Row],
 async def _write(conn: Conn, state: State, originals: _Originals) -> dict[str, int]:
     written = {
         MONTHS.name: await _write_rows(conn, MONTHS, state.months, originals.months),
-        MONTH_BOOKS.name: await _write_rows(conn, MONTH_BOOKS, state.month_books,
-                                            originals.month_books),
+        MONTH_BOOKS.name: await _write_rows(
+            conn, MONTH_BOOKS, state.month_books, originals.month_books
+        ),
         EDITIONS.name: await _write_rows(conn, EDITIONS, state.editions, originals.editions),
         WORKS.name: await _write_rows(conn, WORKS, state.works, originals.works),
         AUTHORS.name: await _write_rows(conn, AUTHORS, state.authors, originals.authors),
@@ -377,8 +399,9 @@ async def _write(conn: Conn, state: State, originals: _Originals) -> dict[str, i
     return written
 
 
-async def _write_work_authors(conn: Conn, works: Mapping[str, Row],
-                              originals: Mapping[str, Row]) -> int:
+async def _write_work_authors(
+    conn: Conn, works: Mapping[str, Row], originals: Mapping[str, Row]
+) -> int:
     """Replace the author lists of the works whose best-ranked list changed."""
     replaced: list[str] = []
     rows: list[tuple[str, str, int]] = []
@@ -391,11 +414,13 @@ async def _write_work_authors(conn: Conn, works: Mapping[str, Row],
             replaced.append(key)
         rows.extend(work_author_rows(work))
     if replaced:
-        await conn.execute("DELETE FROM work_authors WHERE work_key = ANY($1::text[])",
-                           sorted(replaced))
+        await conn.execute(
+            "DELETE FROM work_authors WHERE work_key = ANY($1::text[])", sorted(replaced)
+        )
     if rows:
-        await conn.copy_records_to_table("work_authors", records=sorted(rows),
-                                         columns=["work_key", "author_key", "author_order"])
+        await conn.copy_records_to_table(
+            "work_authors", records=sorted(rows), columns=["work_key", "author_key", "author_order"]
+        )
     return len(rows)
 
 
@@ -406,8 +431,9 @@ async def _write_log(conn: Conn, log: list[Row]) -> int:
     values = itemgetter(*LOG_COLUMNS)
     try:
         async with conn.transaction():  # a savepoint: a failed COPY must not end the batch
-            await conn.copy_records_to_table("enrichment_log", records=map(values, log),
-                                             columns=list(LOG_COLUMNS))
+            await conn.copy_records_to_table(
+                "enrichment_log", records=map(values, log), columns=list(LOG_COLUMNS)
+            )
         return len(log)
     except asyncpg.UniqueViolationError:
         pass  # only if one event id was reused for different content: keep the first log rows

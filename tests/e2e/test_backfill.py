@@ -24,6 +24,12 @@ def spelling(title: str, authors: list[str] | tuple[str, ...]) -> tuple[str, str
     return normalise_title(title_without_subtitle(title)), first[-1]
 
 
+def trace_id(record) -> str | None:
+    headers = dict(record.headers or ())
+    parent = headers.get("traceparent", b"").decode()
+    return parent.split("-")[1] if parent.count("-") == 3 else None
+
+
 async def test_three_month_backfill(pipeline: Pipeline, settings) -> None:
     await pipeline.plan(MONTHS)
     pipeline.start()
@@ -127,6 +133,17 @@ async def test_three_month_backfill(pipeline: Pipeline, settings) -> None:
                 assert [a["name"] for a in authors] == list(book.authors)
                 checked += 1
         assert checked >= 5
+
+        # One month is one trace: every event of a month carries its MonthScheduled's trace id.
+        trace_of_month = {}
+        for record in await read_topic(settings, f"{settings.topic_prefix}.month-scheduled", 3):
+            event = Codec().decode(record.value)
+            trace_of_month[(event.year, event.month)] = trace_id(record)
+        assert len(set(trace_of_month.values())) == 3 and None not in trace_of_month.values()
+        for topic in ("books-generated", "isbn-resolved", "metadata-fetched"):
+            for record in await read_topic(settings, f"{settings.topic_prefix}.{topic}", 3, 5):
+                event = Codec().decode(record.value)
+                assert trace_id(record) == trace_of_month[(event.year, event.month)], topic
 
         # Every edition's row, and one enrichment_log 'create' per entity.
         for row in editions.values():

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-from sandbox.catalogue import Catalogue, CatalogueBook, load_catalogue
 
 from sandbox.app import create_app
+from sandbox.catalogue import Catalogue, CatalogueBook, load_catalogue
 from sandbox.catalogue_index import CatalogueIndex
 from sandbox.knobs import Knobs
 from sandbox.truth import known_by
