@@ -43,13 +43,30 @@ MAX_QUALITY = 100
 
 # The seed's completeness field lists; "covers" is filled by any cover URL.
 EDITION_COMPLETENESS_FIELDS = (
-    "title", "subtitle", "publisher", "publication_date", "page_count", "format", "language",
-    "covers", "openlibrary_edition_id", "amazon_asins", "google_books_volume_ids",
+    "title",
+    "subtitle",
+    "publisher",
+    "publication_date",
+    "page_count",
+    "format",
+    "language",
+    "covers",
+    "openlibrary_edition_id",
+    "amazon_asins",
+    "google_books_volume_ids",
     "goodreads_edition_ids",
 )
 WORK_COMPLETENESS_FIELDS = (
-    "title", "subtitle", "description", "original_language", "first_publication_year",
-    "subject_tags", "covers", "openlibrary_work_id", "goodreads_work_ids", "amazon_asins",
+    "title",
+    "subtitle",
+    "description",
+    "original_language",
+    "first_publication_year",
+    "subject_tags",
+    "covers",
+    "openlibrary_work_id",
+    "goodreads_work_ids",
+    "amazon_asins",
     "google_books_volume_ids",
 )
 EDITION_COVERS = ("cover_url_large", "cover_url_medium", "cover_url_small", "cover_url_original")

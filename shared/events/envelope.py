@@ -48,11 +48,19 @@ def make_envelope(
 
 
 def derived_envelope(
-    model: type[_Record], cause: Envelope, *, producer: str, item: str,
+    model: type[_Record],
+    cause: Envelope,
+    *,
+    producer: str,
+    item: str,
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """The envelope of an event made from `cause` for `item`: same run, deterministic id."""
     return make_envelope(
-        model, producer=producer, correlation_id=cause.correlation_id,
-        causation_id=cause.event_id, item=item, occurred_at=occurred_at,
+        model,
+        producer=producer,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.event_id,
+        item=item,
+        occurred_at=occurred_at,
     )

@@ -64,8 +64,10 @@ async def dump(db: asyncpg.Pool | asyncpg.Connection) -> dict[str, list[dict[str
 
 
 async def log_rows(db: asyncpg.Pool) -> list[tuple[str, str, str, str]]:
-    rows = await db.fetch("SELECT entity_type, entity_key, operation, event_id::text AS e "
-                          "FROM enrichment_log ORDER BY id")
+    rows = await db.fetch(
+        "SELECT entity_type, entity_key, operation, event_id::text AS e "
+        "FROM enrichment_log ORDER BY id"
+    )
     return [(r["entity_type"], r["entity_key"], r["operation"], r["e"]) for r in rows]
 
 
@@ -73,23 +75,51 @@ def month_story() -> list[_Record]:
     """A month of three books: one resolved and enriched, one already known, one invented."""
     b1, b2, b3 = book("b1"), book("b2", "Conversations with Friends"), book("b3", "Invented")
     return [
-        scheduled(0), generated([b1, b2, b3], 1),
-        resolved(b1, 2, isbn=ISBN_A), resolved(b2, 3, outcome="already_known", isbn=ISBN_B),
+        scheduled(0),
+        generated([b1, b2, b3], 1),
+        resolved(b1, 2, isbn=ISBN_A),
+        resolved(b2, 3, outcome="already_known", isbn=ISBN_B),
         resolved(b3, 4, outcome="unresolved", work_key="w-invented"),
-        fetched(ISBN_A, 6,
-                [edition("isbndb", 88, title="Normal People", publisher="Faber & Faber",
-                         page_count=273, subjects=["Fiction"]),
-                 edition("openlibrary", 40, title="Normal people", format="paperback",
-                         subjects=["Irish fiction"])],
-                [work("isbndb", 60, title="Normal People", description="d" * 120),
-                 work("wikidata", 30, title="Normal People", subject_tags=["Romance novel"])],
-                [author(birth_year=1991, wikidata_id="Q48891779", provider="wikidata"),
-                 author(provider="isbndb")],
-                book_id="b1"),
-        fetched(ISBN_C, 7, [edition("google_books", 50, title="Beautiful World")],
-                [work("google_books", 45, title="Beautiful World, Where Are You")],
-                [author()], work_key="w-beautiful-world", source="title_author",
-                confidence=0.8),
+        fetched(
+            ISBN_A,
+            6,
+            [
+                edition(
+                    "isbndb",
+                    88,
+                    title="Normal People",
+                    publisher="Faber & Faber",
+                    page_count=273,
+                    subjects=["Fiction"],
+                ),
+                edition(
+                    "openlibrary",
+                    40,
+                    title="Normal people",
+                    format="paperback",
+                    subjects=["Irish fiction"],
+                ),
+            ],
+            [
+                work("isbndb", 60, title="Normal People", description="d" * 120),
+                work("wikidata", 30, title="Normal People", subject_tags=["Romance novel"]),
+            ],
+            [
+                author(birth_year=1991, wikidata_id="Q48891779", provider="wikidata"),
+                author(provider="isbndb"),
+            ],
+            book_id="b1",
+        ),
+        fetched(
+            ISBN_C,
+            7,
+            [edition("google_books", 50, title="Beautiful World")],
+            [work("google_books", 45, title="Beautiful World, Where Are You")],
+            [author()],
+            work_key="w-beautiful-world",
+            source="title_author",
+            confidence=0.8,
+        ),
     ]
 
 
@@ -102,11 +132,18 @@ async def test_a_batch_projects_every_table_with_its_offsets(db: asyncpg.Pool) -
     assert set(editions) == {ISBN_A, ISBN_C}
     a = editions[ISBN_A]
     assert (a["title"], a["publisher"], a["format"], a["work_key"]) == (
-        "Normal People", "Faber & Faber", "paperback", "w-normal-people")
+        "Normal People",
+        "Faber & Faber",
+        "paperback",
+        "w-normal-people",
+    )
     assert a["subjects"] == ["fiction", "irish fiction"]
     assert a["contributors"] == ["isbndb", "openlibrary"]
     assert (a["primary_provider"], a["isbndb_quality"], a["completeness_score"]) == (
-        "isbndb", 88, 33)  # title, publisher, page_count, format: 4/12
+        "isbndb",
+        88,
+        33,
+    )  # title, publisher, page_count, format: 4/12
     assert (a["created_at"], a["updated_at"]) == (at(6), at(6))
 
     works = {r["work_key"]: r for r in await db.fetch("SELECT * FROM enriched_works")}
@@ -114,33 +151,51 @@ async def test_a_batch_projects_every_table_with_its_offsets(db: asyncpg.Pool) -
     invented = works["w-invented"]
     assert (invented["synthetic"], invented["completeness_score"]) == (True, 30)
     assert invented["primary_provider"] == "gemini"
-    assert await db.fetchval("SELECT jsonb_typeof(metadata) FROM enriched_works "
-                             "WHERE work_key = 'w-invented'") == "object"
+    assert (
+        await db.fetchval(
+            "SELECT jsonb_typeof(metadata) FROM enriched_works WHERE work_key = 'w-invented'"
+        )
+        == "object"
+    )
     assert works["w-normal-people"]["subject_tags"] == ["romance novel"]
-    assert await db.fetch("SELECT work_key, author_key, author_order FROM work_authors "
-                          "ORDER BY work_key") == [
-        ("w-beautiful-world", "a-sally-rooney", 0), ("w-normal-people", "a-sally-rooney", 0)]
+    assert await db.fetch(
+        "SELECT work_key, author_key, author_order FROM work_authors ORDER BY work_key"
+    ) == [("w-beautiful-world", "a-sally-rooney", 0), ("w-normal-people", "a-sally-rooney", 0)]
     rooney = await db.fetchrow("SELECT * FROM enriched_authors")
     assert (rooney["birth_year"], rooney["wikidata_id"], rooney["contributors"]) == (
-        1991, "Q48891779", ["isbndb", "wikidata"])
+        1991,
+        "Q48891779",
+        ["isbndb", "wikidata"],
+    )
 
     month = await db.fetchrow("SELECT * FROM backfill_log WHERE year = 2019 AND month = 3")
-    assert (month["status"], month["books_generated"], month["isbns_resolved"],
-            month["isbns_queued"], str(month["resolution_rate"])) == (
-        "completed", 3, 2, 1, "66.67")
+    assert (
+        month["status"],
+        month["books_generated"],
+        month["isbns_resolved"],
+        month["isbns_queued"],
+        str(month["resolution_rate"]),
+    ) == ("completed", 3, 2, 1, "66.67")
     assert (month["started_at"], month["completed_at"]) == (at(0), at(6))
     assert (month["gemini_calls"], month["xai_calls"], month["isbndb_calls"]) == (1, 2, 3)
     assert await db.fetchval("SELECT count(*) FROM month_books") == 3
 
     assert [(t, op) for t, _, op, _ in await log_rows(db)] == [
-        ("work", "create"), ("edition", "create"), ("work", "create"), ("author", "create"),
-        ("edition", "create"), ("work", "create")]  # the author gained nothing new
+        ("work", "create"),
+        ("edition", "create"),
+        ("work", "create"),
+        ("author", "create"),
+        ("edition", "create"),
+        ("work", "create"),
+    ]  # the author gained nothing new
     assert await load_offsets(db, CONSUMER) == {("p.events", 2): 47}
 
 
-async def test_rows_and_offsets_commit_together(db: asyncpg.Pool,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rows_and_offsets_commit_together(
+    db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A crash after the rows are written but before the commit leaves neither behind."""
+
     async def crash(*_: Any) -> int:
         raise ConnectionError("projector killed mid-batch")
 
@@ -173,12 +228,11 @@ async def test_redelivery_applies_nothing_twice(db: asyncpg.Pool) -> None:
 
 async def _apply_in_batches(db: asyncpg.Pool, batch: Sequence[Record], size: int) -> None:
     for start in range(0, len(batch), size):
-        result = await apply_batch(db, CONSUMER, batch[start:start + size])
+        result = await apply_batch(db, CONSUMER, batch[start : start + size])
         assert result.rejects == []
 
 
-async def test_two_orders_give_identical_tables(db: asyncpg.Pool,
-                                                other_database_url: str) -> None:
+async def test_two_orders_give_identical_tables(db: asyncpg.Pool, other_database_url: str) -> None:
     events = month_story()
     first = records(events)
     await _apply_in_batches(db, first, 3)
@@ -202,9 +256,11 @@ async def test_the_store_matches_the_pure_fold(db: asyncpg.Pool) -> None:
     await _apply_in_batches(db, batch, 2)
     state = State()
     fold(state, batch)
-    for table, key, expected in (("enriched_editions", "isbn", state.editions),
-                                 ("enriched_works", "work_key", state.works),
-                                 ("enriched_authors", "author_key", state.authors)):
+    for table, key, expected in (
+        ("enriched_editions", "isbn", state.editions),
+        ("enriched_works", "work_key", state.works),
+        ("enriched_authors", "author_key", state.authors),
+    ):
         stored = {r[key]: dict(r) for r in await db.fetch(f"SELECT * FROM {table}")}
         assert set(stored) == set(expected)
         for row_key, row in expected.items():
@@ -220,15 +276,25 @@ async def test_the_store_matches_the_pure_fold(db: asyncpg.Pool) -> None:
 
 async def test_synthetic_work_is_upgraded_in_place(db: asyncpg.Pool) -> None:
     invented = book("b9", "Normal People", providers=["xai"])
-    await apply_batch(db, CONSUMER, records(
-        [resolved(invented, 1, outcome="unresolved", work_key="w-normal-people")]))
+    await apply_batch(
+        db,
+        CONSUMER,
+        records([resolved(invented, 1, outcome="unresolved", work_key="w-normal-people")]),
+    )
     row = await db.fetchrow("SELECT * FROM enriched_works")
     assert (row["synthetic"], row["completeness_score"], row["primary_provider"]) == (
-        True, 30, "xai")
+        True,
+        30,
+        "xai",
+    )
     metadata = row["metadata"]
 
-    later = fetched(ISBN_A, 5, [edition(title="Normal People")],
-                    [work("isbndb", 70, title="Normal People", original_language="en")])
+    later = fetched(
+        ISBN_A,
+        5,
+        [edition(title="Normal People")],
+        [work("isbndb", 70, title="Normal People", original_language="en")],
+    )
     await apply_batch(db, CONSUMER, records([later], first_offset=1))
     rows = await db.fetch("SELECT * FROM enriched_works")
     assert len(rows) == 1
@@ -258,13 +324,24 @@ async def test_rejected_events_do_not_poison_the_batch(db: asyncpg.Pool) -> None
 
 async def test_concurrent_batches_on_new_rows_both_count(db: asyncpg.Pool) -> None:
     """Two projectors creating the same rows at once: one retries, neither is lost."""
-    one = fetched(ISBN_A, 1, [edition("isbndb", 80, title="Normal People")],
-                  [work("isbndb", 50, title="Normal People")], [author(provider="isbndb")])
-    two = fetched(ISBN_A, 2, [edition("google_books", 30, page_count=273)],
-                  [work("wikidata", 20, subject_tags=["novel"])],
-                  [author(provider="wikidata", birth_year=1991)])
-    await asyncio.gather(apply_batch(db, "c1", records([one], topic="a")),
-                         apply_batch(db, "c2", records([two], topic="b")))
+    one = fetched(
+        ISBN_A,
+        1,
+        [edition("isbndb", 80, title="Normal People")],
+        [work("isbndb", 50, title="Normal People")],
+        [author(provider="isbndb")],
+    )
+    two = fetched(
+        ISBN_A,
+        2,
+        [edition("google_books", 30, page_count=273)],
+        [work("wikidata", 20, subject_tags=["novel"])],
+        [author(provider="wikidata", birth_year=1991)],
+    )
+    await asyncio.gather(
+        apply_batch(db, "c1", records([one], topic="a")),
+        apply_batch(db, "c2", records([two], topic="b")),
+    )
     state = State()
     fold(state, records([one, two]))
     edition_row = await db.fetchrow("SELECT * FROM enriched_editions")
@@ -279,9 +356,14 @@ async def test_rows_written_before_provenance_keep_their_values(db: asyncpg.Pool
     await db.execute(
         "INSERT INTO enriched_works (work_key, title, description, primary_provider, "
         "created_at, updated_at) VALUES ('w-normal-people', 'Normal People (legacy)', "
-        "'An old description.', 'isbndb', $1, $1)", at(-60))
-    await apply_batch(db, CONSUMER, records(
-        [fetched(ISBN_A, 1, works=[work("wikidata", 10, title="Normal People")])]))
+        "'An old description.', 'isbndb', $1, $1)",
+        at(-60),
+    )
+    await apply_batch(
+        db,
+        CONSUMER,
+        records([fetched(ISBN_A, 1, works=[work("wikidata", 10, title="Normal People")])]),
+    )
     row = await db.fetchrow("SELECT * FROM enriched_works")
     assert (row["title"], row["description"]) == ("Normal People", "An old description.")
     assert (row["created_at"], row["updated_at"]) == (at(-60), at(1))
@@ -289,8 +371,12 @@ async def test_rows_written_before_provenance_keep_their_values(db: asyncpg.Pool
 
 async def test_fold_rows_have_exactly_the_table_columns(db: asyncpg.Pool) -> None:
     async def columns(table: str) -> set[str]:
-        return {r["column_name"] for r in await db.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = $1", table)}
+        return {
+            r["column_name"]
+            for r in await db.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = $1", table
+            )
+        }
 
     assert set(EMPTY_EDITION) == await columns("enriched_editions")
     assert set(EMPTY_WORK) == await columns("enriched_works")

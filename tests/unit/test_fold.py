@@ -55,10 +55,16 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def _envelope(model: type[_Record], label: str, minutes: float, year: int = 2019,
-              month: int = 3) -> Any:
-    return make_envelope(model, producer="tests", correlation_id=f"month:{year}-{month:02d}",
-                         event_id=str(uuid.uuid5(NAMESPACE, label)), occurred_at=at(minutes))
+def _envelope(
+    model: type[_Record], label: str, minutes: float, year: int = 2019, month: int = 3
+) -> Any:
+    return make_envelope(
+        model,
+        producer="tests",
+        correlation_id=f"month:{year}-{month:02d}",
+        event_id=str(uuid.uuid5(NAMESPACE, label)),
+        occurred_at=at(minutes),
+    )
 
 
 def content_id(event: _Record) -> Any:
@@ -68,53 +74,104 @@ def content_id(event: _Record) -> Any:
     return event.model_copy(update={"envelope": envelope})
 
 
-def book(book_id: str, title: str = "Normal People", authors: Sequence[str] = ("Sally Rooney",),
-         providers: Sequence[str] = ("gemini", "xai")) -> GeneratedBook:
-    return GeneratedBook(book_id=book_id, title=title, authors=list(authors), publisher="Faber",
-                         publication_year=2018, description=f"{title}, as the LLM recalls it.",
-                         genres=["fiction"], source_providers=list(providers))
+def book(
+    book_id: str,
+    title: str = "Normal People",
+    authors: Sequence[str] = ("Sally Rooney",),
+    providers: Sequence[str] = ("gemini", "xai"),
+) -> GeneratedBook:
+    return GeneratedBook(
+        book_id=book_id,
+        title=title,
+        authors=list(authors),
+        publisher="Faber",
+        publication_year=2018,
+        description=f"{title}, as the LLM recalls it.",
+        genres=["fiction"],
+        source_providers=list(providers),
+    )
 
 
-def scheduled(minutes: float = 0, attempt: int = 1, year: int = 2019, month: int = 3,
-              label: str = "") -> MonthScheduled:
-    return MonthScheduled(envelope=_envelope(MonthScheduled,
-                                             f"s{year}{month}{attempt}-{minutes}{label}",
-                                             minutes, year, month),
-                          year=year, month=month, prompt_variant="baseline", batch_size=20,
-                          attempt=attempt)
+def scheduled(
+    minutes: float = 0, attempt: int = 1, year: int = 2019, month: int = 3, label: str = ""
+) -> MonthScheduled:
+    return MonthScheduled(
+        envelope=_envelope(
+            MonthScheduled, f"s{year}{month}{attempt}-{minutes}{label}", minutes, year, month
+        ),
+        year=year,
+        month=month,
+        prompt_variant="baseline",
+        batch_size=20,
+        attempt=attempt,
+    )
 
 
-CALLS = [LLMCall(provider="gemini", model="g", calls=1, books_returned=2, duration_ms=10),
-         LLMCall(provider="xai", model="x", calls=2, books_returned=1, duration_ms=10)]
+CALLS = [
+    LLMCall(provider="gemini", model="g", calls=1, books_returned=2, duration_ms=10),
+    LLMCall(provider="xai", model="x", calls=2, books_returned=1, duration_ms=10),
+]
 
 
-def generated(books: Sequence[GeneratedBook], minutes: float = 1, attempt: int = 1,
-              year: int = 2019, month: int = 3) -> BooksGenerated:
+def generated(
+    books: Sequence[GeneratedBook],
+    minutes: float = 1,
+    attempt: int = 1,
+    year: int = 2019,
+    month: int = 3,
+) -> BooksGenerated:
     label = f"g{year}{month}{attempt}-{minutes}-{len(books)}"
-    return BooksGenerated(envelope=_envelope(BooksGenerated, label, minutes, year, month),
-                          year=year, month=month, prompt_variant="baseline", attempt=attempt,
-                          books=list(books), provider_calls=CALLS)
-
-
-def failed(attempt: int, minutes: float, year: int = 2019, month: int = 3) -> MonthGenerationFailed:
-    return MonthGenerationFailed(
-        envelope=_envelope(MonthGenerationFailed, f"f{year}{month}{attempt}-{minutes}", minutes,
-                           year, month),
-        year=year, month=month, attempt=attempt, reason=f"every LLM failed (attempt {attempt})",
+    return BooksGenerated(
+        envelope=_envelope(BooksGenerated, label, minutes, year, month),
+        year=year,
+        month=month,
+        prompt_variant="baseline",
+        attempt=attempt,
+        books=list(books),
         provider_calls=CALLS,
     )
 
 
-def resolved(b: GeneratedBook, minutes: float, outcome: str = "resolved", isbn: str | None = None,
-             work_key: str | None = None, count: int = 3, year: int = 2019,
-             month: int = 3) -> ISBNResolved:
-    attempts = [ResolutionAttempt(provider="isbndb", status="matched", candidate_isbn=isbn,
-                                  score=0.95, duration_ms=12)]
+def failed(attempt: int, minutes: float, year: int = 2019, month: int = 3) -> MonthGenerationFailed:
+    return MonthGenerationFailed(
+        envelope=_envelope(
+            MonthGenerationFailed, f"f{year}{month}{attempt}-{minutes}", minutes, year, month
+        ),
+        year=year,
+        month=month,
+        attempt=attempt,
+        reason=f"every LLM failed (attempt {attempt})",
+        provider_calls=CALLS,
+    )
+
+
+def resolved(
+    b: GeneratedBook,
+    minutes: float,
+    outcome: str = "resolved",
+    isbn: str | None = None,
+    work_key: str | None = None,
+    count: int = 3,
+    year: int = 2019,
+    month: int = 3,
+) -> ISBNResolved:
+    attempts = [
+        ResolutionAttempt(
+            provider="isbndb", status="matched", candidate_isbn=isbn, score=0.95, duration_ms=12
+        )
+    ]
     return ISBNResolved(
         envelope=_envelope(ISBNResolved, f"r{b.book_id}{outcome}{minutes}", minutes, year, month),
-        year=year, month=month, book=b, month_book_count=count, outcome=outcome, isbn13=isbn,
+        year=year,
+        month=month,
+        book=b,
+        month_book_count=count,
+        outcome=outcome,
+        isbn13=isbn,
         provider="isbndb" if outcome == "resolved" else None,
-        confidence=0.95 if outcome == "resolved" else None, attempts=attempts, work_key=work_key,
+        confidence=0.95 if outcome == "resolved" else None,
+        attempts=attempts,
+        work_key=work_key,
     )
 
 
@@ -126,29 +183,55 @@ def work(provider: str = "isbndb", quality: int = 60, **fields: Any) -> WorkFact
     return WorkFacts(provider=provider, quality=quality, **fields)
 
 
-def author(key: str = "a-sally-rooney", name: str = "Sally Rooney", order: int = 0,
-           provider: str = "isbndb", **fields: Any) -> AuthorFacts:
-    return AuthorFacts(provider=provider, author_key=key, name=name,
-                       normalized_name=name.lower(), author_order=order, **fields)
+def author(
+    key: str = "a-sally-rooney",
+    name: str = "Sally Rooney",
+    order: int = 0,
+    provider: str = "isbndb",
+    **fields: Any,
+) -> AuthorFacts:
+    return AuthorFacts(
+        provider=provider,
+        author_key=key,
+        name=name,
+        normalized_name=name.lower(),
+        author_order=order,
+        **fields,
+    )
 
 
-def fetched(isbn: str, minutes: float, editions: Sequence[EditionFacts] = (),
-            works: Sequence[WorkFacts] = (), authors: Sequence[AuthorFacts] = (),
-            work_key: str = "w-normal-people", confidence: float = 1.0, source: str = "new",
-            book_id: str | None = None, label: str = "", year: int = 2019,
-            month: int = 3) -> MetadataFetched:
+def fetched(
+    isbn: str,
+    minutes: float,
+    editions: Sequence[EditionFacts] = (),
+    works: Sequence[WorkFacts] = (),
+    authors: Sequence[AuthorFacts] = (),
+    work_key: str = "w-normal-people",
+    confidence: float = 1.0,
+    source: str = "new",
+    book_id: str | None = None,
+    label: str = "",
+    year: int = 2019,
+    month: int = 3,
+) -> MetadataFetched:
     located = book_id is not None
     return MetadataFetched(
         envelope=_envelope(MetadataFetched, f"m{isbn}{minutes}{label}", minutes, year, month),
-        year=year if located else None, month=month if located else None, book_id=book_id,
-        isbn13=isbn, editions=list(editions), works=list(works), authors=list(authors),
+        year=year if located else None,
+        month=month if located else None,
+        book_id=book_id,
+        isbn13=isbn,
+        editions=list(editions),
+        works=list(works),
+        authors=list(authors),
         work_match=WorkMatch(work_key=work_key, confidence=confidence, source=source),
         fetch_ms=300,
     )
 
 
-def records(events: Iterable[_Record], topic: str = "t", partition: int = 0,
-            first_offset: int = 0) -> list[Record]:
+def records(
+    events: Iterable[_Record], topic: str = "t", partition: int = 0, first_offset: int = 0
+) -> list[Record]:
     """Through the codec's fast path, as the projector reads them."""
     out = []
     for offset, event in enumerate(events, start=first_offset):
@@ -164,8 +247,13 @@ def folded(events: Iterable[_Record], rules: MonthRules | None = None) -> State:
 
 
 def rows(state: State) -> dict[str, Any]:
-    return {"editions": state.editions, "works": state.works, "authors": state.authors,
-            "months": state.months, "month_books": state.month_books}
+    return {
+        "editions": state.editions,
+        "works": state.works,
+        "authors": state.authors,
+        "months": state.months,
+        "month_books": state.month_books,
+    }
 
 
 # --- editions ----------------------------------------------------------------------------------
@@ -192,8 +280,9 @@ def test_title_ties_go_to_the_source_order_then_the_value() -> None:
 
 def test_other_fields_fill_gaps_and_the_better_source_wins() -> None:
     isbndb = fetched(ISBN_A, 1, [edition("isbndb", 30, page_count=273)])
-    openlibrary = fetched(ISBN_A, 2, [edition("openlibrary", 90, page_count=288, format="ebook",
-                                              language="EN")])
+    openlibrary = fetched(
+        ISBN_A, 2, [edition("openlibrary", 90, page_count=288, format="ebook", language="EN")]
+    )
     for events in ([isbndb, openlibrary], [openlibrary, isbndb]):
         row = folded(events).editions[ISBN_A]
         assert row["page_count"] == 273  # better source, despite lower quality
@@ -202,8 +291,11 @@ def test_other_fields_fill_gaps_and_the_better_source_wins() -> None:
 
 
 def test_empty_values_never_overwrite() -> None:
-    full = fetched(ISBN_A, 1, [edition("openlibrary", 20, title="Normal People",
-                                       publisher="Faber", page_count=273)])
+    full = fetched(
+        ISBN_A,
+        1,
+        [edition("openlibrary", 20, title="Normal People", publisher="Faber", page_count=273)],
+    )
     empty = fetched(ISBN_A, 2, [edition("isbndb", 95, title="  ", publisher=None)])
     row = folded([full, empty]).editions[ISBN_A]
     assert (row["title"], row["publisher"], row["page_count"]) == ("Normal People", "Faber", 273)
@@ -212,11 +304,30 @@ def test_empty_values_never_overwrite() -> None:
 
 
 def test_arrays_are_sorted_unions() -> None:
-    one = fetched(ISBN_A, 1, [edition("isbndb", subjects=["Fiction", " Irish "],
-                                      amazon_asins=["B2"], related_isbns={ISBN_B: "paperback"})])
-    two = fetched(ISBN_A, 2, [edition("google_books", subjects=["fiction", "Romance"],
-                                      amazon_asins=["B1", "B2"],
-                                      related_isbns={ISBN_B: "ebook", ISBN_C: "audiobook"})])
+    one = fetched(
+        ISBN_A,
+        1,
+        [
+            edition(
+                "isbndb",
+                subjects=["Fiction", " Irish "],
+                amazon_asins=["B2"],
+                related_isbns={ISBN_B: "paperback"},
+            )
+        ],
+    )
+    two = fetched(
+        ISBN_A,
+        2,
+        [
+            edition(
+                "google_books",
+                subjects=["fiction", "Romance"],
+                amazon_asins=["B1", "B2"],
+                related_isbns={ISBN_B: "ebook", ISBN_C: "audiobook"},
+            )
+        ],
+    )
     row = folded([two, one]).editions[ISBN_A]
     assert row["subjects"] == ["fiction", "irish", "romance"]
     assert row["amazon_asins"] == ["B1", "B2"]
@@ -226,16 +337,29 @@ def test_arrays_are_sorted_unions() -> None:
 
 def test_timestamps_come_from_events() -> None:
     row = folded([fetched(ISBN_A, 5, [edition()]), fetched(ISBN_A, 2, [edition()])]).editions[
-        ISBN_A]
+        ISBN_A
+    ]
     assert (row["created_at"], row["updated_at"]) == (at(2), at(5))
     assert row["last_isbndb_sync"] == at(5)
 
 
 def test_best_work_match_wins_and_completeness_is_of_the_merged_row() -> None:
-    weak = fetched(ISBN_A, 1, [edition(title="T", publisher="P")], work_key="w-new",
-                   confidence=0.7, source="title_author")
-    strong = fetched(ISBN_A, 2, [edition("google_books", 10, page_count=5)], work_key="w-old",
-                     confidence=0.9, source="isbn")
+    weak = fetched(
+        ISBN_A,
+        1,
+        [edition(title="T", publisher="P")],
+        work_key="w-new",
+        confidence=0.7,
+        source="title_author",
+    )
+    strong = fetched(
+        ISBN_A,
+        2,
+        [edition("google_books", 10, page_count=5)],
+        work_key="w-old",
+        confidence=0.9,
+        source="isbn",
+    )
     for events in ([weak, strong], [strong, weak]):
         row = folded(events).editions[ISBN_A]
         assert (row["work_key"], row["work_match_source"]) == ("w-old", "isbn")
@@ -256,16 +380,38 @@ def test_description_follows_the_provider_order() -> None:
     ]
     for order in (events, events[::-1]):
         assert folded(order).works["w-normal-people"]["description"] == (
-            "From the Archive.\n\nMore.")
+            "From the Archive.\n\nMore."
+        )
 
 
 def test_work_fields_and_tags() -> None:
-    one = fetched(ISBN_A, 1, works=[work("wikidata", 30, title="Normal People",
-                                         subject_tags=["Romance Novel", "fiction"],
-                                         first_publication_year=2018)])
-    two = fetched(ISBN_B, 2, works=[work("isbndb", 50, title="Normal people",
-                                         subject_tags=["Fiction "], original_language="en",
-                                         first_publication_year=2019)])
+    one = fetched(
+        ISBN_A,
+        1,
+        works=[
+            work(
+                "wikidata",
+                30,
+                title="Normal People",
+                subject_tags=["Romance Novel", "fiction"],
+                first_publication_year=2018,
+            )
+        ],
+    )
+    two = fetched(
+        ISBN_B,
+        2,
+        works=[
+            work(
+                "isbndb",
+                50,
+                title="Normal people",
+                subject_tags=["Fiction "],
+                original_language="en",
+                first_publication_year=2019,
+            )
+        ],
+    )
     row = folded([two, one]).works["w-normal-people"]
     assert row["title"] == "Normal people"  # higher quality
     assert row["subject_tags"] == ["fiction", "romance novel"]
@@ -279,33 +425,56 @@ def test_work_title_falls_back_to_the_edition_title() -> None:
     state = folded([fetched(ISBN_A, 1, [edition(title="Normal People")])])
     assert state.works["w-normal-people"]["title"] == "Normal People"
     titled_work = work("wikidata", 1, title="Normal People: A Novel")
-    state = folded([fetched(ISBN_A, 1, [edition(title="Normal People")]),
-                    fetched(ISBN_B, 2, works=[titled_work])])
+    state = folded(
+        [
+            fetched(ISBN_A, 1, [edition(title="Normal People")]),
+            fetched(ISBN_B, 2, works=[titled_work]),
+        ]
+    )
     assert state.works["w-normal-people"]["title"] == "Normal People: A Novel"
 
 
 def test_authors_merge_and_the_best_ordering_wins() -> None:
-    one = fetched(ISBN_A, 1, authors=[author("a-b", "B", 0, "wikidata", birth_year=1950,
-                                             wikidata_id="Q1"),
-                                      author("a-a", "A", 1, "wikidata")])
-    two = fetched(ISBN_B, 2, authors=[author("a-a", "A", 0, "isbndb", death_year=1940),
-                                      author("a-b", "B.", 1, "isbndb", bio="Wrote things.")])
+    one = fetched(
+        ISBN_A,
+        1,
+        authors=[
+            author("a-b", "B", 0, "wikidata", birth_year=1950, wikidata_id="Q1"),
+            author("a-a", "A", 1, "wikidata"),
+        ],
+    )
+    two = fetched(
+        ISBN_B,
+        2,
+        authors=[
+            author("a-a", "A", 0, "isbndb", death_year=1940),
+            author("a-b", "B.", 1, "isbndb", bio="Wrote things."),
+        ],
+    )
     for events in ([one, two], [two, one]):
         state = folded(events)
         b = state.authors["a-b"]
         assert (b["name"], b["birth_year"], b["wikidata_id"], b["bio_source"]) == (
-            "B.", 1950, "Q1", "isbndb")
+            "B.",
+            1950,
+            "Q1",
+            "isbndb",
+        )
         assert b["contributors"] == ["isbndb", "wikidata"]
         assert b["primary_provider"] == "isbndb"
-        assert state.works["w-normal-people"]["provenance"]["authors"][2] == [["a-a", 0],
-                                                                             ["a-b", 1]]
+        assert state.works["w-normal-people"]["provenance"]["authors"][2] == [
+            ["a-a", 0],
+            ["a-b", 1],
+        ]
 
 
 def test_an_impossible_life_keeps_the_birth() -> None:
-    state = folded([
-        fetched(ISBN_A, 1, authors=[author(birth_year=1991, provider="wikidata")]),
-        fetched(ISBN_B, 2, authors=[author(death_year=1900, provider="isbndb")]),
-    ])
+    state = folded(
+        [
+            fetched(ISBN_A, 1, authors=[author(birth_year=1991, provider="wikidata")]),
+            fetched(ISBN_B, 2, authors=[author(death_year=1900, provider="isbndb")]),
+        ]
+    )
     row = state.authors["a-sally-rooney"]
     assert (row["birth_year"], row["death_year"]) == (1991, None)
 
@@ -316,8 +485,12 @@ def test_an_impossible_life_keeps_the_birth() -> None:
 def test_unresolved_book_becomes_a_synthetic_work_then_is_upgraded_in_place() -> None:
     b = book("b1", providers=["xai", "gemini"])
     unresolved = resolved(b, 1, outcome="unresolved", work_key="w-normal-people")
-    metadata = fetched(ISBN_A, 2, [edition(title="Normal People")],
-                       [work("isbndb", 70, title="Normal People", original_language="en")])
+    metadata = fetched(
+        ISBN_A,
+        2,
+        [edition(title="Normal People")],
+        [work("isbndb", 70, title="Normal People", original_language="en")],
+    )
     synthetic = folded([unresolved]).works["w-normal-people"]
     assert synthetic["synthetic"] is True
     assert synthetic["primary_provider"] == "xai"
@@ -337,14 +510,19 @@ def test_unresolved_book_becomes_a_synthetic_work_then_is_upgraded_in_place() ->
 
 
 def test_log_has_one_row_per_change_with_the_changed_columns() -> None:
-    first = fetched(ISBN_A, 1, [edition(title="Normal People", response_time_ms=140)],
-                    authors=[author()])
+    first = fetched(
+        ISBN_A, 1, [edition(title="Normal People", response_time_ms=140)], authors=[author()]
+    )
     richer = fetched(ISBN_A, 2, [edition("google_books", 30, page_count=273)])
     state = State()
     fold(state, records([first, first, richer]))
     log = [(r["entity_type"], r["operation"], r["provider"]) for r in state.log]
-    assert log == [("edition", "create", "isbndb"), ("work", "create", "isbndb"),
-                   ("author", "create", "isbndb"), ("edition", "update", "google_books")]
+    assert log == [
+        ("edition", "create", "isbndb"),
+        ("work", "create", "isbndb"),
+        ("author", "create", "isbndb"),
+        ("edition", "update", "google_books"),
+    ]
     assert state.log[0]["response_time_ms"] == 140
     assert state.log[0]["event_id"] == first.envelope.event_id
     assert state.log[0]["created_at"] == at(1)
@@ -358,8 +536,10 @@ def test_log_has_one_row_per_change_with_the_changed_columns() -> None:
 def test_month_progress_to_completed() -> None:
     b1, b2, b3 = book("b1"), book("b2", "Other"), book("b3", "Invented")
     events = [
-        scheduled(0), generated([b1, b2, b3], 1),
-        resolved(b1, 2, isbn=ISBN_A), resolved(b2, 3, outcome="already_known", isbn=ISBN_B),
+        scheduled(0),
+        generated([b1, b2, b3], 1),
+        resolved(b1, 2, isbn=ISBN_A),
+        resolved(b2, 3, outcome="already_known", isbn=ISBN_B),
         resolved(b3, 4, outcome="unresolved", work_key="w-invented"),
     ]
     month = folded(events).months[(2019, 3)]
@@ -368,7 +548,10 @@ def test_month_progress_to_completed() -> None:
     assert str(month["resolution_rate"]) == "66.67"
     assert (month["gemini_calls"], month["xai_calls"], month["isbndb_calls"]) == (1, 2, 3)
     assert (month["prompt_variant"], month["batch_size"], month["started_at"]) == (
-        "baseline", 20, at(0))
+        "baseline",
+        20,
+        at(0),
+    )
     done = [*events, fetched(ISBN_A, 6, [edition()], book_id="b1")]
     for order in (done, done[::-1]):
         month = folded(order).months[(2019, 3)]
@@ -381,7 +564,10 @@ def test_month_progress_to_completed() -> None:
 def test_an_empty_generation_completes_the_month() -> None:
     month = folded([scheduled(0), generated([], 1)]).months[(2019, 3)]
     assert (month["status"], month["completed_at"], month["resolution_rate"]) == (
-        "completed", at(1), None)
+        "completed",
+        at(1),
+        None,
+    )
 
 
 def test_failures_retry_with_backoff_then_fail() -> None:
@@ -392,12 +578,21 @@ def test_failures_retry_with_backoff_then_fail() -> None:
     assert month["error_message"] == "every LLM failed (attempt 1)"
     month = folded([scheduled(0), failed(1, 1), scheduled(5, attempt=2)], rules).months[(2019, 3)]
     assert (month["status"], month["next_attempt_at"]) == ("processing", None)
-    events = [scheduled(0), failed(1, 1), scheduled(5, 2), failed(2, 6), scheduled(9, 3),
-              failed(3, 10)]
+    events = [
+        scheduled(0),
+        failed(1, 1),
+        scheduled(5, 2),
+        failed(2, 6),
+        scheduled(9, 3),
+        failed(3, 10),
+    ]
     for order in (events, events[::-1]):
         month = folded(order, rules).months[(2019, 3)]
         assert (month["status"], month["retry_count"], month["last_retry_at"]) == (
-            "failed", 3, at(10))
+            "failed",
+            3,
+            at(10),
+        )
 
 
 def test_redelivered_books_do_not_double_count() -> None:
@@ -420,7 +615,11 @@ def test_bad_events_are_rejected_and_the_rest_applies() -> None:
     state = State()
     rejects = fold(state, batch)
     assert [(r.record.offset, r.reason.split(" ")[0]) for r in rejects] == [
-        (0, "'9780571334651'"), (2, "month"), (9, "no"), (10, "malformed")]
+        (0, "'9780571334651'"),
+        (2, "month"),
+        (9, "no"),
+        (10, "malformed"),
+    ]
     assert list(state.editions) == [ISBN_A]
     assert not state.months
 
@@ -436,27 +635,46 @@ WORK_KEYS = ["w-1", "w-2"]
 BOOK_IDS = ["b1", "b2", "b3"]
 
 edition_facts = st.builds(
-    EditionFacts, provider=st.sampled_from(PROVIDERS), quality=QUALITY, title=OPT_TEXT,
-    subtitle=OPT_TEXT, publisher=OPT_TEXT,
+    EditionFacts,
+    provider=st.sampled_from(PROVIDERS),
+    quality=QUALITY,
+    title=OPT_TEXT,
+    subtitle=OPT_TEXT,
+    publisher=OPT_TEXT,
     publication_date=st.sampled_from([None, "2018", "2018-08", "2018-08-28", "Aug 2018"]),
-    page_count=st.sampled_from([None, 0, 273, 288]), format=OPT_TEXT,
-    language=st.sampled_from([None, "en", "EN", "eng"]), cover_url_large=OPT_TEXT,
-    amazon_asins=st.lists(TEXT, max_size=2), subjects=st.lists(TEXT, max_size=3),
-    related_isbns=st.dictionaries(st.sampled_from(ISBNS), st.sampled_from(["", "ebook", "pb"]),
-                                  max_size=2),
+    page_count=st.sampled_from([None, 0, 273, 288]),
+    format=OPT_TEXT,
+    language=st.sampled_from([None, "en", "EN", "eng"]),
+    cover_url_large=OPT_TEXT,
+    amazon_asins=st.lists(TEXT, max_size=2),
+    subjects=st.lists(TEXT, max_size=3),
+    related_isbns=st.dictionaries(
+        st.sampled_from(ISBNS), st.sampled_from(["", "ebook", "pb"]), max_size=2
+    ),
     response_time_ms=st.integers(0, 500),
 )
 work_facts = st.builds(
-    WorkFacts, provider=st.sampled_from(PROVIDERS), quality=QUALITY, title=OPT_TEXT,
-    subtitle=OPT_TEXT, description=OPT_TEXT, original_language=st.sampled_from([None, "en", "fr"]),
+    WorkFacts,
+    provider=st.sampled_from(PROVIDERS),
+    quality=QUALITY,
+    title=OPT_TEXT,
+    subtitle=OPT_TEXT,
+    description=OPT_TEXT,
+    original_language=st.sampled_from([None, "en", "fr"]),
     first_publication_year=st.sampled_from([None, 2017, 2018]),
-    subject_tags=st.lists(TEXT, max_size=2), goodreads_work_ids=st.lists(TEXT, max_size=2),
+    subject_tags=st.lists(TEXT, max_size=2),
+    goodreads_work_ids=st.lists(TEXT, max_size=2),
 )
 author_facts = st.builds(
-    AuthorFacts, provider=st.sampled_from(PROVIDERS), author_key=st.sampled_from(["a1", "a2"]),
-    name=st.sampled_from(["Sally Rooney", "S. Rooney"]), normalized_name=st.just("sally rooney"),
-    author_order=st.integers(0, 2), birth_year=st.sampled_from([None, 1991, 1990]),
-    death_year=st.sampled_from([None, 1989, 2050]), bio=OPT_TEXT,
+    AuthorFacts,
+    provider=st.sampled_from(PROVIDERS),
+    author_key=st.sampled_from(["a1", "a2"]),
+    name=st.sampled_from(["Sally Rooney", "S. Rooney"]),
+    normalized_name=st.just("sally rooney"),
+    author_order=st.integers(0, 2),
+    birth_year=st.sampled_from([None, 1991, 1990]),
+    death_year=st.sampled_from([None, 1989, 2050]),
+    bio=OPT_TEXT,
 )
 MINUTES = st.sampled_from([0, 1, 1, 2, 3])
 
@@ -464,31 +682,47 @@ MINUTES = st.sampled_from([0, 1, 1, 2, 3])
 @st.composite
 def metadata_events(draw: st.DrawFn) -> MetadataFetched:
     located = draw(st.booleans())
-    return content_id(MetadataFetched(
-        envelope=_envelope(MetadataFetched, "m", draw(MINUTES)),
-        year=2019 if located else None, month=3 if located else None,
-        book_id=draw(st.sampled_from(BOOK_IDS)) if located else None,
-        isbn13=draw(st.sampled_from(ISBNS)), editions=draw(st.lists(edition_facts, max_size=2)),
-        works=draw(st.lists(work_facts, max_size=2)),
-        authors=draw(st.lists(author_facts, max_size=2)),
-        work_match=WorkMatch(work_key=draw(st.sampled_from(WORK_KEYS)),
-                             confidence=draw(st.sampled_from([0.5, 0.9, 1.0])),
-                             source=draw(st.sampled_from(["isbn", "title_author", "new"]))),
-        fetch_ms=draw(st.integers(0, 900)),
-    ))
+    return content_id(
+        MetadataFetched(
+            envelope=_envelope(MetadataFetched, "m", draw(MINUTES)),
+            year=2019 if located else None,
+            month=3 if located else None,
+            book_id=draw(st.sampled_from(BOOK_IDS)) if located else None,
+            isbn13=draw(st.sampled_from(ISBNS)),
+            editions=draw(st.lists(edition_facts, max_size=2)),
+            works=draw(st.lists(work_facts, max_size=2)),
+            authors=draw(st.lists(author_facts, max_size=2)),
+            work_match=WorkMatch(
+                work_key=draw(st.sampled_from(WORK_KEYS)),
+                confidence=draw(st.sampled_from([0.5, 0.9, 1.0])),
+                source=draw(st.sampled_from(["isbn", "title_author", "new"])),
+            ),
+            fetch_ms=draw(st.integers(0, 900)),
+        )
+    )
 
 
 @st.composite
 def resolution_events(draw: st.DrawFn) -> ISBNResolved:
     outcome = draw(st.sampled_from(["resolved", "unresolved", "already_known"]))
-    b = book(draw(st.sampled_from(BOOK_IDS)), draw(TEXT) or "T",
-             providers=draw(st.lists(st.sampled_from(["gemini", "xai"]), max_size=2)))
-    return content_id(ISBNResolved(
-        envelope=_envelope(ISBNResolved, "r", draw(MINUTES)),
-        year=2019, month=3, book=b, month_book_count=draw(st.integers(1, 3)), outcome=outcome,
-        isbn13=draw(st.sampled_from(ISBNS)) if outcome != "unresolved" else None,
-        attempts=[], work_key=draw(st.sampled_from(WORK_KEYS)) if outcome == "unresolved" else None,
-    ))
+    b = book(
+        draw(st.sampled_from(BOOK_IDS)),
+        draw(TEXT) or "T",
+        providers=draw(st.lists(st.sampled_from(["gemini", "xai"]), max_size=2)),
+    )
+    return content_id(
+        ISBNResolved(
+            envelope=_envelope(ISBNResolved, "r", draw(MINUTES)),
+            year=2019,
+            month=3,
+            book=b,
+            month_book_count=draw(st.integers(1, 3)),
+            outcome=outcome,
+            isbn13=draw(st.sampled_from(ISBNS)) if outcome != "unresolved" else None,
+            attempts=[],
+            work_key=draw(st.sampled_from(WORK_KEYS)) if outcome == "unresolved" else None,
+        )
+    )
 
 
 @st.composite
@@ -529,18 +763,28 @@ def test_any_permutation_with_duplicates_folds_to_the_same_rows(
 
 def _contributions(event: MetadataFetched) -> tuple[Any, Any]:
     body = records([event])[0].event
-    match = [body["work_match"]["confidence"], body["work_match"]["source"],
-             body["work_match"]["work_key"], to_us(body["envelope"]["occurred_at"])]
-    return (edition_row(ISBN_A, body["editions"], match, body["envelope"]["occurred_at"]),
-            work_row("w", body["works"], body["editions"], body["authors"],
-                     body["envelope"]["occurred_at"]))
+    match = [
+        body["work_match"]["confidence"],
+        body["work_match"]["source"],
+        body["work_match"]["work_key"],
+        to_us(body["envelope"]["occurred_at"]),
+    ]
+    return (
+        edition_row(ISBN_A, body["editions"], match, body["envelope"]["occurred_at"]),
+        work_row(
+            "w", body["works"], body["editions"], body["authors"], body["envelope"]["occurred_at"]
+        ),
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(metadata_events(), min_size=3, max_size=3),
-       st.lists(resolution_events(), min_size=1, max_size=1))
-def test_merge_is_a_semilattice(events: list[MetadataFetched],
-                                synthetic: list[ISBNResolved]) -> None:
+@given(
+    st.lists(metadata_events(), min_size=3, max_size=3),
+    st.lists(resolution_events(), min_size=1, max_size=1),
+)
+def test_merge_is_a_semilattice(
+    events: list[MetadataFetched], synthetic: list[ISBNResolved]
+) -> None:
     editions, works = zip(*(_contributions(e) for e in events), strict=True)
     body = records(synthetic)[0].event
     works = (*works[:2], synthetic_work_row("w", body["book"], body["envelope"]["occurred_at"]))
@@ -551,8 +795,10 @@ def test_merge_is_a_semilattice(events: list[MetadataFetched],
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(author_facts, min_size=1, max_size=1), min_size=3, max_size=3),
-       st.lists(st.sampled_from([0, 1, 2]), min_size=3, max_size=3))
+@given(
+    st.lists(st.lists(author_facts, min_size=1, max_size=1), min_size=3, max_size=3),
+    st.lists(st.sampled_from([0, 1, 2]), min_size=3, max_size=3),
+)
 def test_author_merge_is_a_semilattice(facts: list[list[AuthorFacts]], times: list[int]) -> None:
     from services.projector.contributions import author_rows
 
@@ -569,9 +815,17 @@ def test_author_merge_is_a_semilattice(facts: list[list[AuthorFacts]], times: li
 def test_month_book_merge_keeps_latest_resolution_and_first_enrichment() -> None:
     state = State()
     b = book("b1")
-    fold(state, records([resolved(b, 5, outcome="unresolved", work_key="w"),
-                         resolved(b, 2, isbn=ISBN_A), fetched(ISBN_A, 7, book_id="b1"),
-                         fetched(ISBN_A, 6, book_id="b1", label="again")]))
+    fold(
+        state,
+        records(
+            [
+                resolved(b, 5, outcome="unresolved", work_key="w"),
+                resolved(b, 2, isbn=ISBN_A),
+                fetched(ISBN_A, 7, book_id="b1"),
+                fetched(ISBN_A, 6, book_id="b1", label="again"),
+            ]
+        ),
+    )
     row = state.month_books[(2019, 3, "b1")]
     assert (row["outcome"], row["resolved_at"], row["enriched_at"]) == ("unresolved", at(5), at(6))
     assert merge_month_book(row, copy.deepcopy(row)) == row
