@@ -100,15 +100,24 @@ class Enricher:
                 else:
                     resolved.append(item)
         if resolved:
-            parent = context_from_headers(resolved[0].record.headers)
-            with tracer.start_as_current_span(
-                "enrich batch", context=parent, attributes={"isbns": len(resolved)}
-            ):
-                events = await self.enrich(
-                    [i.event for i in resolved if isinstance(i.event, ISBNResolved)]
-                )
-                await asyncio.gather(*(producer.send(e, inject_headers()) for e in events))
+            events = await self.enrich(
+                [i.event for i in resolved if isinstance(i.event, ISBNResolved)]
+            )
+            await asyncio.gather(
+                *(self.publish(producer, i, e) for i, e in zip(resolved, events, strict=True))
+            )
         return rejects
+
+    async def publish(
+        self, producer: EventProducer, item: Incoming, event: MetadataFetched
+    ) -> None:
+        """Each ISBN's event continues the trace of the month its ISBNResolved belongs to."""
+        with tracer.start_as_current_span(
+            "enrich isbn",
+            context=context_from_headers(item.record.headers),
+            attributes={"isbn": event.isbn13},
+        ):
+            await producer.send(event, inject_headers())
 
     async def enrich(self, resolved: Sequence[ISBNResolved]) -> list[MetadataFetched]:
         started = time.monotonic()

@@ -69,19 +69,29 @@ async def claim_months(
             batch_size,
         )
         claims = [Claim(r["year"], r["month"], r["retry_count"] + 1) for r in rows]
-        events = [month_scheduled(c.year, c.month, c.attempt, batch_size, now) for c in claims]
-        headers = json.dumps({k: v.decode() for k, v in inject_headers()})
-        await conn.executemany(
-            "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
-            [
+        outbox = []
+        for claim in claims:
+            event = month_scheduled(claim.year, claim.month, claim.attempt, batch_size, now)
+            # Each month run is one trace: its root span starts here and its context travels
+            # in the outbox row's headers to every service downstream.
+            attributes: dict[str, str | int] = {
+                "month": f"{claim.year}-{claim.month:02d}",
+                "attempt": claim.attempt,
+            }
+            with tracer.start_as_current_span("schedule month", attributes=attributes):
+                headers = json.dumps({k: v.decode() for k, v in inject_headers()})
+            event_type = event_type_of(event)
+            outbox.append(
                 (
-                    event_type_of(e).topic(topic_prefix),
-                    event_type_of(e).key(e).encode(),
-                    codec.encode(e),
+                    event_type.topic(topic_prefix),
+                    event_type.key(event).encode(),
+                    codec.encode(event),
                     headers,
                 )
-                for e in events
-            ],
+            )
+        await conn.executemany(
+            "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
+            outbox,
         )
     return sorted(claims, key=lambda c: (c.year, c.month), reverse=True)
 
