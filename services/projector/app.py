@@ -71,6 +71,8 @@ class Projector:
             max_poll_records=BATCH,
         )
         self.topics = projected_topics(settings)
+        # Next offset this consumer stored per partition, to notice when someone else moved it.
+        self.applied: dict[tuple[str, int], int] = {}
         self.rules = MonthRules(
             max_attempts=settings.scheduler_max_attempts,
             backoff_base_minutes=settings.retry_backoff_base_s / 60,
@@ -80,6 +82,7 @@ class Projector:
     async def seek(self, assigned: Sequence[TopicPartition]) -> None:
         stored = await load_offsets(self.pool, self.name)
         for tp in assigned:
+            self.applied.pop((tp.topic, tp.partition), None)
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
                 await self.consumer.seek_to_beginning(tp)
@@ -112,6 +115,7 @@ class Projector:
             records.append(
                 Record(message.topic, message.partition, message.offset, event_type.name, event)
             )
+        records = await self.rewind_if_behind(records)
         attempt = 0
         while True:
             try:
@@ -125,6 +129,9 @@ class Projector:
                 )
                 await asyncio.sleep(delay)
                 # The pool may have lost connections; offsets in the database are still right.
+        for record in records:
+            key = (record.topic, record.partition)
+            self.applied[key] = max(self.applied.get(key, 0), record.offset + 1)
         by_offset = {(m.topic, m.partition, m.offset): m for m in raw}
         for reject in result.rejects:
             r = reject.record
@@ -133,8 +140,10 @@ class Projector:
             )
         rejected = {(r.record.topic, r.record.partition, r.record.offset) for r in result.rejects}
         for record in records:
-            key = (record.topic, record.partition, record.offset)
-            EVENTS.labels(SERVICE, record.kind, "rejected" if key in rejected else "ok").inc()
+            outcome = (
+                "rejected" if (record.topic, record.partition, record.offset) in rejected else "ok"
+            )
+            EVENTS.labels(SERVICE, record.kind, outcome).inc()
         HANDLE_SECONDS.labels(SERVICE).observe(time.monotonic() - started)
         LAST_COMMIT.labels(SERVICE).set_to_current_time()
         log.info(
@@ -144,6 +153,31 @@ class Projector:
             len(result.rejects),
             (time.monotonic() - started) * 1000,
         )
+
+    async def rewind_if_behind(self, records: list[Record]) -> list[Record]:
+        """If the stored offsets moved under this consumer (the tables were swapped by
+        `alexandria replay`), seek back to them and drop those partitions' records from this
+        batch: the events in between must be applied to the new tables too."""
+        stored = await load_offsets(self.pool, self.name)
+        moved = {
+            key
+            for key in {(r.topic, r.partition) for r in records}
+            if key in self.applied and stored.get(key) != self.applied[key]
+        }
+        for topic, partition in moved:
+            tp = TopicPartition(topic, partition)
+            if (topic, partition) in stored:
+                self.consumer.seek(tp, stored[(topic, partition)])
+            else:
+                await self.consumer.seek_to_beginning(tp)
+            del self.applied[(topic, partition)]
+            log.warning(
+                "%s[%d]: stored offset moved to %s; rewound",
+                topic,
+                partition,
+                stored.get((topic, partition), "the beginning"),
+            )
+        return [r for r in records if (r.topic, r.partition) not in moved]
 
     async def dead_letter(self, message: ConsumerRecord[bytes, bytes], error: Exception) -> None:
         DEAD_LETTERS.labels(SERVICE).inc()
