@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from shared.kafka.options import client_options
+from shared.kafka.topics import partitions_of
 from shared.settings import Settings
-
-
-async def partitions_of(settings: Settings, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-        return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
-    finally:
-        await admin.close()
 
 
 async def read_topic(
     settings: Settings, topic: str, expected: int, timeout_s: float = 15.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """At least `expected` records of `topic` (fewer only if the timeout passes)."""
-    assignment = await partitions_of(settings, topic)
+    assignment = await partitions_of(settings, [topic])
     consumer = AIOKafkaConsumer(
         **client_options(settings), enable_auto_commit=False, isolation_level="read_committed"
     )
@@ -46,7 +36,7 @@ async def read_topic(
 
 
 async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    partitions = await partitions_of(settings, topic)
+    partitions = await partitions_of(settings, [topic])
     consumer = AIOKafkaConsumer(**client_options(settings))
     await consumer.start()
     try:

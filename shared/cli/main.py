@@ -11,7 +11,7 @@ from typing import Any
 import click
 from aiokafka.errors import KafkaError
 
-from shared.cli import backfill, db, demo, dev, publish, schemas, topics
+from shared.cli import backfill, db, demo, dev, publish, replay, schemas, topics
 from shared.devstack.processes import StackError
 from shared.events import CodecError
 from shared.months import InvalidMonth
@@ -58,6 +58,7 @@ def cli() -> None:
 cli.add_command(dev.dev)
 cli.add_command(backfill.backfill)
 cli.add_command(demo.demo)
+cli.add_command(replay.replay)
 cli.add_command(db.db)
 cli.add_command(topics.topics)
 cli.add_command(publish.publish)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.events import all_topics
@@ -66,3 +67,16 @@ async def _wait_for_leaders(
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"topics have no partition leaders after {timeout_s:.0f}s: {topics}")
         await asyncio.sleep(0.1)
+
+
+async def partitions_of(settings: Settings, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, from the cluster's metadata."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+        return sorted(
+            TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+        )
+    finally:
+        await admin.close()
