@@ -221,62 +221,67 @@ async def _fold_topics(
         await consumer.stop()
 
 
-async def stored_offsets(settings: Settings) -> dict[TopicPartition, int]:
+async def stored_offsets(
+    settings: Settings, conn: asyncpg.Connection | None = None
+) -> dict[TopicPartition, int]:
     """The live projector's position: verify rebuilds exactly what the live tables applied."""
-    conn = await _connect(settings)
+    own = conn is None
+    conn = conn or await _connect(settings)
     try:
         rows = await conn.fetch(
             "SELECT topic, partition, next_offset FROM projector_offsets WHERE consumer = $1",
             consumer_name(settings),
         )
     finally:
-        await conn.close()
+        if own:
+            await conn.close()
     ends = {tp: 0 for tp in await end_offsets(settings)}
     ends.update({TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows})
     return ends
 
 
 async def compare(
-    settings: Settings, rebuilt: str, tables: Sequence[str] = tuple(KEYS)
+    settings: Settings,
+    rebuilt: str,
+    live_conn: asyncpg.Connection | None = None,
+    tables: Sequence[str] = tuple(KEYS),
 ) -> list[TableDiff]:
-    """Row-by-row comparison of projected columns: a content checksum per table, and the first
-    differing keys when they differ."""
-    live = quoted(settings.database_schema)
-    conn = await _connect(settings)
+    """Row-by-row comparison of projected columns (a digest per row, keyed), with the first
+    differing keys. `live_conn` may hold a snapshot of the live tables."""
+    own = live_conn is None
+    live_conn = live_conn or await _connect(settings)
+    new_conn = await _connect(settings)
     try:
         diffs = []
         for table in tables:
-            columns = await _projected_columns(conn, settings.database_schema, table)
+            columns = ", ".join(await _projected_columns(new_conn, rebuilt, table))
             key = ", ".join(KEYS[table])
-            cols = ", ".join(columns)
-            checksum = (
-                f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY {key}),"
-                f" '')) FROM (SELECT {cols} FROM {{schema}}.{table}) r"
+            sql = (
+                f"SELECT {key}, md5(r::text) AS digest FROM (SELECT {columns} FROM "
+                f"{{schema}}.{table}) r"
             )
-            live_n, live_sum = await _checksum(conn, checksum.format(schema=live))
-            new_n, new_sum = await _checksum(conn, checksum.format(schema=quoted(rebuilt)))
-            first: tuple[str, ...] = ()
-            if live_sum != new_sum:
-                rows = await conn.fetch(
-                    f"(SELECT {key}, 'live' AS side FROM (SELECT {cols} FROM {live}.{table} "
-                    f"EXCEPT SELECT {cols} FROM {quoted(rebuilt)}.{table}) a ORDER BY {key} "
-                    f"LIMIT 5) UNION ALL (SELECT {key}, 'rebuilt' FROM (SELECT {cols} FROM "
-                    f"{quoted(rebuilt)}.{table} EXCEPT SELECT {cols} FROM {live}.{table}) b "
-                    f"ORDER BY {key} LIMIT 5)"
-                )
-                first = tuple(
-                    f"{r['side']}: " + ", ".join(str(r[k]) for k in KEYS[table]) for r in rows
-                )
-            diffs.append(TableDiff(table, live_n, new_n, live_sum == new_sum, first))
+            live = await _digests(live_conn, sql.format(schema=quoted(settings.database_schema)))
+            new = await _digests(new_conn, sql.format(schema=quoted(rebuilt)))
+            differing = sorted(k for k in live.keys() | new.keys() if live.get(k) != new.get(k))
+            first = tuple(_side(k, live, new) + ", ".join(map(str, k)) for k in differing[:5])
+            diffs.append(TableDiff(table, len(live), len(new), not differing, first))
         return diffs
     finally:
-        await conn.close()
+        await new_conn.close()
+        if own:
+            await live_conn.close()
 
 
-async def _checksum(conn: asyncpg.Connection, sql: str) -> tuple[int, str]:
-    row = await conn.fetchrow(sql)
-    assert row is not None  # an aggregate always returns a row
-    return int(row[0]), str(row[1])
+async def _digests(conn: asyncpg.Connection, sql: str) -> dict[tuple[object, ...], str]:
+    return {tuple(r)[:-1]: r["digest"] for r in await conn.fetch(sql)}
+
+
+def _side(
+    key: tuple[object, ...], live: dict[tuple[object, ...], str], new: dict[tuple[object, ...], str]
+) -> str:
+    if key in live and key in new:
+        return "both differ: "
+    return "only live: " if key in live else "only rebuilt: "
 
 
 async def _projected_columns(conn: asyncpg.Connection, schema: str, table: str) -> list[str]:
@@ -301,21 +306,29 @@ async def drop_schema(settings: Settings, schema: str) -> None:
 async def verify(
     settings: Settings, progress: Progress | None = None, keep_scratch: bool = False
 ) -> VerifyReport:
-    """Rebuild what the live projector has applied into a scratch schema and compare."""
+    """Rebuild what the live projector has applied into a scratch schema and compare. The live
+    side is read in one snapshot together with the offsets it reflects, so a projector that is
+    still running cannot make the comparison race."""
     scratch = f"alexandria_verify_{stamp()}"
+    snapshot = await _connect(settings)
+    transaction = snapshot.transaction(isolation="repeatable_read", readonly=True)
+    await transaction.start()
     try:
-        result = await rebuild(settings, scratch, await stored_offsets(settings), progress)
-        tables = await compare(settings, scratch)
+        offsets = await stored_offsets(settings, snapshot)
+        live_audit = await snapshot.fetchval("SELECT count(*) FROM enrichment_log")
+        result = await rebuild(settings, scratch, offsets, progress)
+        tables = await compare(settings, scratch, snapshot)
         conn = await _connect(settings)
         try:
-            audit = (
-                await conn.fetchval("SELECT count(*) FROM enrichment_log"),
-                await conn.fetchval(f"SELECT count(*) FROM {quoted(scratch)}.enrichment_log"),
+            rebuilt_audit = await conn.fetchval(
+                f"SELECT count(*) FROM {quoted(scratch)}.enrichment_log"
             )
         finally:
             await conn.close()
-        return VerifyReport(tuple(tables), audit, result)
+        return VerifyReport(tuple(tables), (live_audit, rebuilt_audit), result)
     finally:
+        await transaction.rollback()
+        await snapshot.close()
         if not keep_scratch:
             await drop_schema(settings, scratch)
 
