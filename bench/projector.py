@@ -18,6 +18,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import fresh_world, machine, stack_settings
+from services.projector import replay
 from services.projector.app import Projector, consumer_name, projected_topics
 from shared.events import (
     AuthorFacts,
@@ -217,10 +218,15 @@ async def main(n: int) -> None:
         gc.freeze()
         folded = await fold_from_topic(world, n)
         floor = await raw_upsert(world, floor_world)
+        rebuilt = await replay.rebuild(world, f"alexandria_rebuild_{replay.stamp()}")
     print(f"machine: {machine()}")
     print(f"projector: {n} MetadataFetched in {folded:.1f}s = {n / folded:,.0f} events/s")
     print(f"raw batched upsert of the same final rows: {floor:.1f}s = {n / floor:,.0f} events/s")
     print(f"ratio (projector / raw upsert): {floor / folded:.2f}  (goal >= 0.5)")
+    print(
+        f"replay rebuild: {rebuilt.events} events in {rebuilt.seconds:.1f}s = "
+        f"{rebuilt.rate:,.0f} events/s, ratio to raw upsert {floor / rebuilt.seconds:.2f}"
+    )
 
 
 if __name__ == "__main__":

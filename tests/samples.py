@@ -9,6 +9,7 @@ from shared.events import (
     BooksGenerated,
     DeadLetter,
     EditionFacts,
+    Envelope,
     GeneratedBook,
     ISBNResolved,
     LLMCall,
@@ -59,7 +60,7 @@ CALLS = [
 ]
 
 
-def _env(model: type[_Record], causation: str | None = None, item: str | None = None):
+def _env(model: type[_Record], causation: str | None = None, item: str | None = None) -> Envelope:
     return make_envelope(
         model,
         producer="tests",
