@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     retry_backoff_base_s: float = Field(default=60.0, ge=0)
     retry_backoff_max_s: float = Field(default=86_400.0, ge=0)
     llm_batch_size: int = Field(default=20, ge=1, le=100)
+    # Synthetic upgrades (a scheduler timer and `alexandria synthetic enhance`): re-resolve up
+    # to PER_RUN synthetic works, oldest first, each at most once per RETRY_AFTER_DAYS.
+    # PER_RUN 0 turns the timer off.
+    synthetic_interval_s: float = Field(default=3600.0, gt=0)
+    synthetic_per_run: int = Field(default=50, ge=0, le=10_000)
+    synthetic_retry_after_days: float = Field(default=7.0, ge=0)
     # Names this replica's Kafka transactions; a stable value (e.g. a StatefulSet pod name) lets
     # a restarted replica fence its predecessor at once. Default: hostname-pid.
     instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")

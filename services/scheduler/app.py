@@ -10,6 +10,7 @@ import signal
 import asyncpg
 
 from services.scheduler.store import claim_months, relay_outbox, requeue_stuck
+from services.scheduler.synthetic import run_timer
 from shared.db.pool import create_pool
 from shared.events import Codec
 from shared.kafka.producer import EventProducer
@@ -47,6 +48,7 @@ async def run(settings: Settings) -> None:
     try:
         async with EventProducer(settings, Codec()) as producer:
             log.info("scheduler ticking every %.0fs", settings.scheduler_interval_s)
+            upgrades = asyncio.create_task(run_timer(settings, producer, stop))
             while not stop.is_set():
                 try:
                     await tick(settings, pool, producer)
@@ -56,5 +58,6 @@ async def run(settings: Settings) -> None:
                     )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), settings.scheduler_interval_s)
+            await upgrades
     finally:
         await pool.close()

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from aiokafka.errors import KafkaError
 
-from shared.cli import backfill, db, demo, dev, publish, replay, schemas, topics
+from shared.cli import backfill, db, demo, dev, dlq, publish, replay, schemas, synthetic, topics
 from shared.devstack.processes import StackError
 from shared.events import CodecError
 from shared.months import InvalidMonth
@@ -63,6 +63,8 @@ cli.add_command(db.db)
 cli.add_command(topics.topics)
 cli.add_command(publish.publish)
 cli.add_command(schemas.schemas)
+cli.add_command(dlq.dlq)
+cli.add_command(synthetic.synthetic)
 
 
 def main() -> None:
