@@ -16,6 +16,7 @@ import asyncpg
 from bench.common import fresh_world, machine, percentile, stack_settings
 from services.resolver.known import known_rows
 from shared.events import GeneratedBook
+from shared.settings import Settings
 
 WORDS = [
     "river",
@@ -89,8 +90,7 @@ async def fill(dsn: str, n: int) -> None:
     await conn.close()
 
 
-async def main(n: int, runs: int) -> None:
-    base = stack_settings()
+async def main(base: Settings, n: int, runs: int) -> None:
     async with fresh_world(base) as world:
         started = time.perf_counter()
         await fill(world.dsn, n)
@@ -135,4 +135,4 @@ if __name__ == "__main__":
     parser.add_argument("--editions", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    asyncio.run(main(args.editions, args.runs))
+    asyncio.run(main(stack_settings(), args.editions, args.runs))

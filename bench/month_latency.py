@@ -72,8 +72,7 @@ async def broker_round_trip(base: Settings) -> float:
         return (time.perf_counter() - started) / 20
 
 
-async def main(count: int) -> None:
-    base = stack_settings()
+async def main(base: Settings, count: int) -> None:
     months = months_between(YearMonth(2019, 1), YearMonth(2019, 12))[:count]
     floor = await broker_round_trip(base)
     print(f"machine: {machine()}")
@@ -90,4 +89,4 @@ async def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--months", type=int, default=12)
-    asyncio.run(main(parser.parse_args().months))
+    asyncio.run(main(stack_settings(), parser.parse_args().months))

@@ -211,8 +211,7 @@ async def raw_upsert(source: Settings, target: Settings) -> float:
     return elapsed
 
 
-async def main(n: int) -> None:
-    base = stack_settings()
+async def main(base: Settings, n: int) -> None:
     async with fresh_world(base) as world, fresh_world(base) as floor_world:
         await produce(world, n)
         gc.freeze()
@@ -232,4 +231,4 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
-    asyncio.run(main(parser.parse_args().events))
+    asyncio.run(main(stack_settings(), parser.parse_args().events))
