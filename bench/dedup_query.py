@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import random
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -76,6 +77,7 @@ async def fill(dsn: str, n: int) -> None:
         "VALUES ('wk-bench', 'Bench', now(), now())"
     )
     batch = 100_000
+    at = datetime.now(UTC)
     for start in range(0, n, batch):
         rows = [
             (isbn13(i), f"{titles[i % len(titles)]} {i // len(titles)}", "wk-bench")
@@ -83,7 +85,7 @@ async def fill(dsn: str, n: int) -> None:
         ]
         await conn.copy_records_to_table(
             "enriched_editions",
-            records=[(*r, "now", "now") for r in rows],
+            records=[(*r, at, at) for r in rows],
             columns=("isbn", "title", "work_key", "created_at", "updated_at"),
         )
     await conn.execute("ANALYZE enriched_editions")
