@@ -14,28 +14,29 @@ from shared.events import GeneratedBook
 
 # One round trip for a whole BooksGenerated: each asked book is joined laterally to the few
 # editions that match it by ISBN (primary key), by a related/alternate ISBN (GIN on jsonb keys
-# and on the array) or by trigram title similarity (GIN on lower(title)). The `%` operator uses
-# pg_trgm.similarity_threshold, set for this transaction only.
+# and on the array) or by trigram title similarity (GIN on lower(title)); one branch per index,
+# so each is an index scan. `%` uses pg_trgm.similarity_threshold, set for this transaction.
 KNOWN_BOOKS_SQL = """
 WITH asked AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS a(idx, title, isbn)
 )
-SELECT a.idx, e.isbn, e.title, e.work_key, e.related_isbns, e.alternate_isbns, e.sim,
+SELECT a.idx, e.isbn, e.title, e.work_key, e.related_isbns, e.alternate_isbns,
+       similarity(lower(e.title), lower(a.title)) AS sim,
        coalesce((SELECT array_agg(au.name ORDER BY wa.author_order)
                    FROM work_authors wa JOIN enriched_authors au USING (author_key)
                   WHERE wa.work_key = e.work_key), '{}') AS authors
   FROM asked a
   CROSS JOIN LATERAL (
-      SELECT e.isbn, e.title, e.work_key, e.related_isbns, e.alternate_isbns,
-             similarity(lower(e.title), lower(a.title)) AS sim
-        FROM enriched_editions e
-       WHERE e.isbn = a.isbn
-          OR e.alternate_isbns @> ARRAY[a.isbn]
-          OR e.related_isbns ? a.isbn
-          OR lower(e.title) % lower(a.title)
-       ORDER BY sim DESC, e.isbn
-       LIMIT 5
-  ) e
+      SELECT isbn FROM enriched_editions WHERE isbn = a.isbn
+      UNION
+      SELECT isbn FROM enriched_editions WHERE alternate_isbns @> ARRAY[a.isbn]
+      UNION
+      SELECT isbn FROM enriched_editions WHERE related_isbns ? a.isbn
+      UNION
+      (SELECT isbn FROM enriched_editions WHERE lower(title) % lower(a.title)
+        ORDER BY similarity(lower(title), lower(a.title)) DESC, isbn LIMIT 5)
+  ) hit
+  JOIN enriched_editions e ON e.isbn = hit.isbn
 """
 
 
