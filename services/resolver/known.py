@@ -36,7 +36,7 @@ SELECT a.idx, e.isbn, e.title, e.work_key, e.related_isbns, e.alternate_isbns,
       (SELECT isbn FROM enriched_editions WHERE lower(title) % lower(a.title)
         ORDER BY similarity(lower(title), lower(a.title)) DESC, isbn LIMIT 5)
   ) hit
-  JOIN enriched_editions e ON e.isbn = hit.isbn
+  CROSS JOIN LATERAL (SELECT * FROM enriched_editions WHERE isbn = hit.isbn) e
 """
 
 
@@ -49,6 +49,7 @@ async def known_rows(
     isbns = [isbn_lib.isbn13_or_none(b.isbn) for b in books]
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"SET LOCAL pg_trgm.similarity_threshold = {KNOWN_TITLE_THRESHOLD}")
+        await conn.execute("SET LOCAL jit = off")  # compiling costs more than this query
         rows = await conn.fetch(
             KNOWN_BOOKS_SQL, list(range(len(books))), [b.title for b in books], isbns
         )
