@@ -19,10 +19,8 @@ from shared.text import (
 )
 
 __all__ = [
-    "ISBNDB_BATCH_LIMIT",
     "WORK_MATCH_THRESHOLD",
     "AuthorIdentity",
-    "Batcher",
     "ExistingWork",
     "author_identities",
     "author_key_for",
@@ -30,67 +28,10 @@ __all__ = [
     "work_key_for",
 ]
 
-ISBNDB_BATCH_LIMIT = 100
-"""ISBNdb's POST /books takes at most 100 ISBNs per call."""
-
 WORK_MATCH_THRESHOLD = 0.8
 """Lowest sqrt(title similarity x author agreement) for joining an existing work under a
 variant title: the resolver's bar, for the same reason (a wrong merge hides a real book,
 a missed one is found again by key or ISBN later)."""
-
-
-class Batcher:
-    """When to send collected ISBNs to ISBNdb: at ISBNDB_BATCH_LIMIT, or `max_wait_s` after the
-    oldest pending ISBN arrived, whichever is first. Time is passed in, so the policy is pure.
-
-    A batch never holds an ISBN twice (it would waste a slot of a paid call).
-    """
-
-    __slots__ = ("_opened_at", "_pending", "max_size", "max_wait_s")
-
-    def __init__(self, max_size: int = ISBNDB_BATCH_LIMIT, max_wait_s: float = 2.0) -> None:
-        if not 1 <= max_size <= ISBNDB_BATCH_LIMIT:
-            raise ValueError(f"batch size {max_size} is outside 1..{ISBNDB_BATCH_LIMIT}")
-        if max_wait_s < 0:
-            raise ValueError(f"max wait {max_wait_s} is negative")
-        self.max_size = max_size
-        self.max_wait_s = max_wait_s
-        self._pending: dict[str, None] = {}  # insertion-ordered set
-        self._opened_at: float | None = None
-
-    @property
-    def pending(self) -> list[str]:
-        return list(self._pending)
-
-    @property
-    def deadline(self) -> float | None:
-        """When the pending batch is due (for the caller's timer); None when empty."""
-        return None if self._opened_at is None else self._opened_at + self.max_wait_s
-
-    def add(self, isbn: str, now: float) -> list[str] | None:
-        """Queue one ISBN; returns the batch to send now if it is full or overdue."""
-        if not self._pending:
-            self._opened_at = now
-        self._pending.setdefault(isbn, None)
-        if len(self._pending) >= self.max_size:
-            return self.flush()
-        return self.due(now)
-
-    def due(self, now: float) -> list[str] | None:
-        """The pending batch if its wait is over, else None."""
-        deadline = self.deadline
-        if deadline is None or now < deadline:
-            return None
-        return self.flush()
-
-    def flush(self) -> list[str] | None:
-        """Whatever is pending, regardless of time (shutdown, rebalance); None when empty."""
-        if not self._pending:
-            return None
-        batch = list(self._pending)
-        self._pending.clear()
-        self._opened_at = None
-        return batch
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,87 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from services.enricher.logic import (
-    ISBNDB_BATCH_LIMIT,
-    Batcher,
     ExistingWork,
     author_identities,
     author_key_for,
     decide_work,
     work_key_for,
 )
-
-
-def test_batch_flushes_when_full() -> None:
-    batcher = Batcher(max_size=3, max_wait_s=10)
-    assert batcher.add("1", 0.0) is None
-    assert batcher.add("2", 0.1) is None
-    assert batcher.add("3", 0.2) == ["1", "2", "3"]
-    assert batcher.pending == [] and batcher.deadline is None
-
-
-def test_batch_flushes_after_the_wait_of_its_oldest_isbn() -> None:
-    batcher = Batcher(max_size=100, max_wait_s=2.0)
-    batcher.add("1", 10.0)
-    batcher.add("2", 11.5)
-    assert batcher.deadline == 12.0
-    assert batcher.due(11.9) is None
-    assert batcher.due(12.0) == ["1", "2"]
-    assert batcher.due(20.0) is None
-
-
-def test_an_overdue_batch_leaves_with_the_isbn_that_found_it() -> None:
-    batcher = Batcher(max_size=100, max_wait_s=1.0)
-    batcher.add("1", 0.0)
-    assert batcher.add("2", 5.0) == ["1", "2"]
-
-
-def test_duplicates_take_no_slot() -> None:
-    batcher = Batcher(max_size=2, max_wait_s=10)
-    assert batcher.add("1", 0) is None
-    assert batcher.add("1", 1) is None
-    assert batcher.add("2", 2) == ["1", "2"]
-
-
-def test_flush_and_limits() -> None:
-    batcher = Batcher()
-    assert batcher.flush() is None
-    batcher.add("1", 0)
-    assert batcher.flush() == ["1"]
-    for size in (0, ISBNDB_BATCH_LIMIT + 1):
-        with pytest.raises(ValueError):
-            Batcher(max_size=size)
-
-
-OPS = st.lists(
-    st.tuples(st.sampled_from(["add", "due"]), st.integers(0, 250), st.floats(0, 3)),
-    max_size=400,
-)
-
-
-@given(OPS, st.integers(1, ISBNDB_BATCH_LIMIT))
-def test_batches_stay_small_unique_and_lose_nothing(
-    ops: list[tuple[str, int, float]], size: int
-) -> None:
-    batcher = Batcher(max_size=size, max_wait_s=2.0)
-    now, added, batches = 0.0, set(), []
-    for op, number, step in ops:
-        now += step
-        if op == "add":
-            added.add(str(number))
-            batch = batcher.add(str(number), now)
-        else:
-            batch = batcher.due(now)
-        if batch is not None:
-            batches.append(batch)
-    if (rest := batcher.flush()) is not None:
-        batches.append(rest)
-    assert all(0 < len(b) <= size and len(set(b)) == len(b) for b in batches)
-    assert set().union(*batches) == added
 
 
 def test_author_identities_split_dedup_and_key() -> None:
