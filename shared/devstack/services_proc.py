@@ -26,13 +26,5 @@ def start(state_dir: Path, env: dict[str, str], services: tuple[str, ...] = SERV
             )
 
 
-def running(state_dir: Path) -> dict[str, bool]:
-    return {s: processes.read_pid(_paths(state_dir, s)[1]) is not None for s in SERVICES}
-
-
 def stop(state_dir: Path, services: tuple[str, ...] = SERVICES) -> list[str]:
     return [s for s in services if processes.stop(_paths(state_dir, s)[1], timeout_s=20)]
-
-
-def log_file(state_dir: Path, service: str) -> Path:
-    return _paths(state_dir, service)[0]

@@ -227,13 +227,6 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
 
 
-async def publish_all(
-    producer: EventProducer, events: Sequence[_Record], headers: Sequence[tuple[str, bytes]] = ()
-) -> None:
-    """Send events concurrently and return once the broker acknowledged every one."""
-    await asyncio.gather(*(producer.send(e, headers) for e in events))
-
-
 def topic_for(settings: Settings, model: type[_Record]) -> str:
     return BY_MODEL[model].topic(settings.topic_prefix)
 
