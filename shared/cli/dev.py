@@ -9,6 +9,7 @@ import time
 import click
 
 from shared.db.migrate import apply_migrations
+from shared.devstack import services_proc
 from shared.devstack.stack import COMPONENTS, stack_env
 from shared.kafka.topics import create_topics
 from shared.settings import Settings, load_settings
@@ -63,8 +64,10 @@ def up(no_setup: bool) -> None:
 
 @dev.command()
 def down() -> None:
-    """Stop every component of the local stack (data is kept in the state folder)."""
+    """Stop every component of the local stack and any demo services (data is kept)."""
     settings = local_settings()
+    for service in services_proc.stop(settings.dev_state_dir):
+        click.echo(f"{service:<11} stopped")
     for component in reversed(COMPONENTS):
         stopped = component.stop(settings)
         click.echo(f"{component.name:<11} {'stopped' if stopped else 'was not running'}")
