@@ -26,6 +26,7 @@ from services.enricher.works import Asked, candidate_works
 from services.resolver.logic import match_score
 from shared.db.pool import create_pool
 from shared.events import ISBNResolved, MetadataFetched, derived_envelope
+from shared.isbn import is_valid as is_valid_isbn
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
 from shared.providers import (
@@ -93,7 +94,11 @@ class Enricher:
             if not isinstance(event, ISBNResolved):
                 rejects.append(Reject(item, f"enricher does not handle {type(event).__name__}"))
             elif event.outcome == "resolved":
-                if event.isbn13 is None or len(event.isbn13) != 13:
+                if (
+                    event.isbn13 is None
+                    or len(event.isbn13) != 13
+                    or not is_valid_isbn(event.isbn13)
+                ):
                     rejects.append(
                         Reject(item, f"resolved without a valid ISBN-13: {event.isbn13!r}")
                     )

@@ -42,8 +42,13 @@ class Resolver:
         rejects = []
         for item in batch:
             event = item.event
-            if not isinstance(event, BooksGenerated) or not 1 <= event.month <= 12:
-                rejects.append(Reject(item, f"impossible input for the resolver: {event!r:.200}"))
+            if not isinstance(event, BooksGenerated):
+                rejects.append(Reject(item, f"resolver does not handle {type(event).__name__}"))
+                continue
+            if not 1 <= event.month <= 12:
+                rejects.append(
+                    Reject(item, f"impossible BooksGenerated: month {event.month} is outside 1..12")
+                )
                 continue
             with (
                 correlated(event.envelope.correlation_id),
