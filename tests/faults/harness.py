@@ -233,6 +233,7 @@ class Faults:
         self.note("stopping the Kafka broker")
         stopped = await asyncio.to_thread(kafka.stop, self.stack)
         self.note(f"Kafka broker stopped ({stopped})")
+        assert stopped, "no broker of this stack's state folder was running: nothing injected"
         try:
             yield
         finally:
@@ -247,6 +248,7 @@ class Faults:
         self.note("stopping PostgreSQL")
         stopped = await asyncio.to_thread(postgres.stop, self.stack)
         self.note(f"PostgreSQL stopped ({stopped})")
+        assert stopped, "no PostgreSQL of this stack's state folder was running: nothing injected"
         try:
             yield
         finally:
