@@ -93,6 +93,10 @@ class Enricher:
             event = item.event
             if not isinstance(event, ISBNResolved):
                 rejects.append(Reject(item, f"enricher does not handle {type(event).__name__}"))
+            elif not 1 <= event.month <= 12:
+                rejects.append(
+                    Reject(item, f"impossible ISBNResolved: month {event.month} is outside 1..12")
+                )
             elif event.outcome == "resolved":
                 if (
                     event.isbn13 is None

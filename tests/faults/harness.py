@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from services.scheduler.logic import YearMonth, months_between
 from shared.devstack import kafka, postgres, processes
@@ -55,6 +55,7 @@ from shared.events import (
 from shared.events.generated import _Record
 from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
+from shared.kafka.topics import partitions_of
 from shared.settings import Settings
 from tests.harness import Pipeline, table_contents
 
@@ -431,33 +432,34 @@ CONSUMERS = {
 
 
 async def read_all(settings: Settings, topic: str, timeout_s: float = 30) -> list[Any]:
-    """Every committed record of `topic`, from the start to its current end. (Reading until a
-    count would wait for transaction markers, which take offsets but are never delivered.)"""
+    """Every committed record of `topic`, from the start: read until the end offsets are passed
+    and nothing more came for half a second. (Not until a count: transaction markers take offsets
+    but are never delivered; and an end offset read once can be stale.)"""
     consumer = AIOKafkaConsumer(
-        **client_options(settings), enable_auto_commit=False, isolation_level="read_committed"
+        **client_options(settings),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",  # with "latest" a seek to the beginning may land at the end
     )
     await consumer.start()
     try:
-        partitions: list[TopicPartition] = []
-        for _ in range(50):
-            await consumer.topics()  # refreshes the cluster metadata
-            numbers = consumer.partitions_for_topic(topic) or set()
-            partitions = sorted(TopicPartition(topic, p) for p in numbers)
-            if partitions:
-                break
-            await asyncio.sleep(0.2)
-        assert partitions, f"{topic} has no partitions in the cluster metadata"
+        partitions = await partitions_of(settings, [topic])
+        assert partitions, f"{topic} has no partitions"
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         records: list[Any] = []
         deadline = time.monotonic() + timeout_s
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {topic} to its end in {timeout_s}s")
+        quiet_since = time.monotonic()
+        while True:
             for part in (await consumer.getmany(timeout_ms=200)).values():
                 records.extend(part)
-        return records
+                quiet_since = time.monotonic()
+            behind = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+            if not behind and time.monotonic() - quiet_since >= 0.5:
+                return records
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end in {timeout_s}s")
     finally:
         await consumer.stop()
 
@@ -511,6 +513,25 @@ async def census(settings: Settings) -> str:
             same = "same content" if len(contents) == 1 else f"{len(contents)} different contents"
             lines.append(f"  x{len(copies)} {type(copies[0]).__name__} {_what(copies[0])}: {same}")
     return "\n".join(lines)
+
+
+async def conflicting_duplicates(settings: Settings) -> list[str]:
+    """Event ids committed more than once with different content. A redelivered input may be
+    redone (same ids, by design), but only a step redone after its first outputs were committed
+    can produce the same id with other content: a breach of exactly-once."""
+    found = []
+    for suffix in EVENT_TOPICS:
+        by_id: dict[str, list[_Record]] = {}
+        for _, event in await events_on(settings, suffix):
+            by_id.setdefault(event.envelope.event_id, []).append(event)
+        for event_id, copies in by_id.items():
+            contents = {c.model_dump_json(exclude={"envelope": {"occurred_at"}}) for c in copies}
+            if len(contents) > 1:
+                found.append(
+                    f"{suffix}: {event_id} x{len(copies)}, {len(contents)} contents: "
+                    f"{type(copies[0]).__name__} {_what(copies[0])}"
+                )
+    return found
 
 
 async def dead_letters(settings: Settings) -> list[DeadLetter]:

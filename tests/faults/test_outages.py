@@ -5,13 +5,11 @@ at that moment, which is fine in a serial pytest run. They are always started ag
 the test fails (Faults' context managers and the `faults` fixture).
 
 Half of the months are planned while the broker is down, so the scheduler claims them into its
-outbox and has to relay them across the outage. The long variants (an outage longer than the
-Kafka clients' 40 s request timeout) are opt-in: ALEXANDRIA_FAULTS_LONG_OUTAGES=1."""
+outbox and has to relay them across the outage."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 
@@ -24,19 +22,7 @@ from tests.faults.harness import (
     assert_recovered,
 )
 
-SHORT_S = 8.0
-LONG_S = 50.0
-DOWN = [
-    pytest.param(SHORT_S, id="8s"),
-    pytest.param(
-        LONG_S,
-        id="50s",
-        marks=pytest.mark.skipif(
-            not os.environ.get("ALEXANDRIA_FAULTS_LONG_OUTAGES"),
-            reason="a 50 s outage: set ALEXANDRIA_FAULTS_LONG_OUTAGES=1",
-        ),
-    ),
-]
+DOWN = [pytest.param(8.0, id="8s")]
 
 
 @pytest.mark.parametrize("down_s", DOWN)
