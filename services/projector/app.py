@@ -53,7 +53,18 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         """Nothing to do: a batch in flight commits its own offsets or none."""
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.projector.seek(assigned)
+        attempt = 0
+        while True:  # the database may be down: wait for it rather than guess a position
+            try:
+                await self.projector.seek(assigned)
+                return
+            except RETRIED as exc:
+                attempt += 1
+                delay = backoff(attempt, 0.5, 30.0)
+                log.warning(
+                    "cannot read stored offsets (%s); retrying in %.1fs", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
 
 
 class Projector:
@@ -67,6 +78,11 @@ class Projector:
             **client_options(settings),
             group_id=self.name,
             enable_auto_commit=False,
+            # Never "latest": a partition with no stored offset starts at its beginning. With
+            # "latest", the reset for the group's missing commit can race the seek below and
+            # deliver a newer record first; its offset, stored, then makes the older ones look
+            # applied already, and they are skipped.
+            auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=BATCH,
         )
@@ -115,10 +131,10 @@ class Projector:
             records.append(
                 Record(message.topic, message.partition, message.offset, event_type.name, event)
             )
-        records = await self.rewind_if_behind(records)
         attempt = 0
         while True:
             try:
+                records = await self.rewind_if_behind(records)
                 result = await apply_batch(self.pool, self.name, records, rules=self.rules)
                 break
             except RETRIED as exc:
