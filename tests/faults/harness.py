@@ -61,8 +61,9 @@ from tests.harness import Pipeline, table_contents
 
 # Twelve months, every other month of 2018-2019. Not twelve adjacent months: the sandbox's LLMs
 # sometimes name a book of the adjacent month, and the pipeline's result for such a book depends
-# on which of the two months it happens to resolve first (test_clean_runs.py shows it), so no
-# fault test could tell its fault from that race. Switch to ADJACENT_MONTHS once that is fixed.
+# on which of the two months it happens to resolve first (README, limits: "what the world looked
+# like when a decision was made"), so two clean runs of adjacent months can differ and no fault
+# test could tell its fault from that race. Switch to ADJACENT_MONTHS once that is fixed.
 TWELVE_MONTHS = [YearMonth(2018 + i // 6, 1 + 2 * (i % 6)) for i in range(12)]
 ADJACENT_MONTHS = months_between(YearMonth(2019, 1), YearMonth(2019, 12))
 # Sandbox latency that stretches a twelve-month run from ~5 s to tens of seconds, so faults land
