@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from shared.providers.errors import MalformedResponse, RequestRejected
 from shared.providers.google_errors import classify_google
 from shared.providers.http import Credential, HttpTransport, ProviderSpec
-from shared.providers.llm import BOOK_LIST_SCHEMA, parse_llm_books, to_gemini_schema
+from shared.providers.llm import BOOK_LIST_SCHEMA, parse_answer_text, to_gemini_schema
 from shared.providers.models import LLMBook
 from shared.providers.quota import PACIFIC
 from shared.settings import Settings
@@ -91,12 +91,7 @@ def answer_text(body: Any) -> tuple[str, str | None]:
 
 def parse_answer(body: Any) -> list[LLMBook]:
     text, finish = answer_text(body)
-    try:
-        return parse_llm_books(text, PROVIDER)
-    except MalformedResponse as exc:
-        if finish == "MAX_TOKENS":
-            raise MalformedResponse(PROVIDER, "answer truncated (finishReason MAX_TOKENS)") from exc
-        raise
+    return parse_answer_text(PROVIDER, text, finish, "MAX_TOKENS", "finishReason")
 
 
 @dataclass

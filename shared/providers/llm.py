@@ -155,3 +155,18 @@ def parse_llm_books(text: str, provider: str) -> list[LLMBook]:
         except MalformedResponse as exc:
             log.warning("%s: dropped one suggested book: %s", provider, exc)
     return books
+
+
+def parse_answer_text(
+    provider: str, text: str, finish: str | None, cut_off: str, finish_field: str
+) -> list[LLMBook]:
+    """Books from an answer's text; if it does not parse and the model says it stopped at its
+    token limit (`finish == cut_off`), say the answer was truncated rather than malformed."""
+    try:
+        return parse_llm_books(text, provider)
+    except MalformedResponse as exc:
+        if finish == cut_off:
+            raise MalformedResponse(
+                provider, f"answer truncated ({finish_field} {cut_off})"
+            ) from exc
+        raise

@@ -20,7 +20,7 @@ from shared.providers.http import (
     classify_status,
     json_body,
 )
-from shared.providers.llm import BOOK_LIST_SCHEMA, parse_llm_books
+from shared.providers.llm import BOOK_LIST_SCHEMA, parse_answer_text
 from shared.providers.models import LLMBook
 from shared.settings import Settings
 
@@ -97,12 +97,7 @@ def answer_text(body: Any, provider: str) -> tuple[str, str | None]:
 
 def parse_answer(body: Any, provider: str) -> list[LLMBook]:
     text, finish = answer_text(body, provider)
-    try:
-        return parse_llm_books(text, provider)
-    except MalformedResponse as exc:
-        if finish == "length":
-            raise MalformedResponse(provider, "answer truncated (finish_reason length)") from exc
-        raise
+    return parse_answer_text(provider, text, finish, "length", "finish_reason")
 
 
 @dataclass
