@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from ops.devstack import kafka, postgres
 from shared.db.migrate import apply_migrations
-from shared.devstack import kafka, postgres
 from shared.kafka.topics import create_topics
 from shared.settings import Settings, load_settings
 

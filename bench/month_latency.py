@@ -17,9 +17,9 @@ from pathlib import Path
 import asyncpg
 
 from bench.common import fresh_world, machine, percentile, stack_settings
-from services.scheduler.logic import YearMonth, months_between
 from shared.events import Codec
 from shared.kafka.producer import EventProducer
+from shared.months import YearMonth, months_between
 from shared.settings import Settings
 from tests.harness import Pipeline
 from tests.samples import all_samples

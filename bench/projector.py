@@ -18,7 +18,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import fresh_world, machine, stack_settings
-from services.projector import replay
+from ops import replay
 from services.projector.app import Projector, consumer_name, projected_topics
 from shared.events import (
     AuthorFacts,

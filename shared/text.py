@@ -1,13 +1,11 @@
-"""Text rules every service shares: title and author normalisation, similarity, stable keys."""
+"""Text rules every service shares: title and author normalisation, display forms, stable keys."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-
-from rapidfuzz import fuzz
+from collections.abc import Iterable
 
 # Letters NFKD does not decompose into base + accent; folded by hand so they are not lost.
 _UNDECOMPOSED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th", "ł": "l",
@@ -34,21 +32,10 @@ ARTICLES = frozenset(
 )  # fmt: skip
 PARTICLES = frozenset({"de", "del", "della", "di", "da", "du", "des", "van", "von", "der", "den",
                        "ter", "le", "la", "bin", "ibn", "al", "y"})  # fmt: skip
-_SUFFIXES = {"jr": "jr", "jnr": "jr", "junior": "jr", "sr": "sr", "snr": "sr", "senior": "sr",
+NAME_SUFFIXES = {"jr": "jr", "jnr": "jr", "junior": "jr", "sr": "sr", "snr": "sr", "senior": "sr",
              "ii": "ii", "iii": "iii", "iv": "iv"}  # fmt: skip
 _SUFFIX_DISPLAY = {"jr": "Jr.", "sr": "Sr.", "ii": "II", "iii": "III", "iv": "IV"}
 _VOWELS = frozenset("AEIOUY")
-
-AUTHORS_AGREE = 0.6
-"""author_agreement at or above this means "same author": the surname agrees and no given name
-contradicts it (initials and missing middle names are fine, "Stephen" vs "Tabitha" is not)."""
-AUTHORS_UNKNOWN = 0.5
-"""author_agreement when one side lists no author: no evidence either way, below AUTHORS_AGREE."""
-_SAME_NAME = 1.0
-_COMPATIBLE_NAME = 0.85  # "j k rowling" ~ "joanne rowling": initials or an extra middle name
-_SURNAME_ONLY = 0.7  # one side gives just the surname
-_CONFLICTING_NAME = 0.2  # same surname, different given name or generation: another person
-_SURNAME_TYPO = 90.0  # rapidfuzz ratio for "Rowling"/"Rowlings": a spelling slip, same person
 
 
 def fold_accents(text: str) -> str:
@@ -101,7 +88,7 @@ def full_title(title: str, subtitle: str | None) -> str:
 
 def _suffix_of(part: str) -> str | None:
     """ "jr" for "Jr." or " JR "; one word only, so the initials "J R" are not a suffix."""
-    return _SUFFIXES.get(fold_accents(part).strip().rstrip(".").rstrip())
+    return NAME_SUFFIXES.get(fold_accents(part).strip().rstrip(".").rstrip())
 
 
 def _natural_order(name: str) -> tuple[list[str], str | None]:
@@ -250,131 +237,20 @@ def stable_key(prefix: str, *parts: str) -> str:
     return f"{prefix}-{digest[:16]}"
 
 
-def _main_title_key(title: str) -> str:
+def main_title_key(title: str) -> str:
     return normalise_title(title_without_subtitle(title))
 
 
 def book_id_for(title: str, first_author: str) -> str:
     """Id of a generated book; the generator and any replay derive the same one."""
-    return stable_key("bk", _main_title_key(title), normalise_author(first_author))
+    return stable_key("bk", main_title_key(title), normalise_author(first_author))
 
 
 def work_key_for(title: str, primary_author: str) -> str:
     """Key of a work nobody has seen yet: enrichers deciding independently, and the synthetic
     work of an unresolved book, all land on the same key for the same title and author."""
-    return stable_key("wk", _main_title_key(title), normalise_author(primary_author))
+    return stable_key("wk", main_title_key(title), normalise_author(primary_author))
 
 
 def author_key_for(name: str) -> str:
     return stable_key("au", normalise_author(name))
-
-
-_TITLE_STOPWORDS = ARTICLES | {"and", "of", "in", "on", "to", "for", "with", "de", "del", "des",
-                                 "du", "en", "et", "y", "und", "von", "vom", "zu"}  # fmt: skip
-_SAME_WORD = 80.0  # rapidfuzz ratio at which two words are one word misspelt ("sing"/"sings")
-
-
-def _content_words(normalised: str) -> list[str]:
-    words = normalised.split()
-    return [w for w in words if w not in _TITLE_STOPWORDS] or words
-
-
-def _word_f1(a: list[str], b: list[str]) -> float:
-    """F1 of words matched one to one, allowing misspellings."""
-    unused = list(b)
-    matched = 0
-    for word in a:
-        best = max(unused, key=lambda other: fuzz.ratio(word, other), default=None)
-        if best is not None and fuzz.ratio(word, best) >= _SAME_WORD:
-            unused.remove(best)
-            matched += 1
-    return 2 * matched / (len(a) + len(b)) if a and b else 0.0
-
-
-def _pair_similarity(a: str, b: str) -> float:
-    """The smaller of a character score and a word score of two normalised titles.
-
-    Characters (token_sort_ratio) forgive typos and word order ("Overstory, The") and keep
-    "Dune" vs "Dune Messiah" at 0.5; unlike token_set_ratio / partial_ratio they do not score
-    a title contained in another as 1.0. Words catch the long shared series prefix: "Harry
-    Potter and the Cursed Child" vs "... the Deathly Hallows" agree on 72 % of the characters
-    but on half of the words that matter. Different numbers ("Book 1" / "Book 2") are
-    different volumes, so the score is halved.
-    """
-    if not a or not b:
-        return 0.0
-    words_a, words_b = _content_words(a), _content_words(b)
-    score = min(fuzz.token_sort_ratio(a, b) / 100.0, _word_f1(words_a, words_b))
-    numbers_a = {w for w in words_a if w.isdigit()}
-    numbers_b = {w for w in words_b if w.isdigit()}
-    return score / 2 if numbers_a and numbers_b and numbers_a != numbers_b else score
-
-
-def title_similarity(a: str, b: str) -> float:
-    """0..1 agreement of two titles on normalised text (see _pair_similarity).
-
-    When at most one side has a subtitle, the main titles are compared too ("Educated" vs
-    "Educated: A Memoir" is 1.0); when both have different subtitles they must agree as a whole,
-    because "Thrawn: Alliances" and "Thrawn: Treason" are different books.
-    """
-    score = _pair_similarity(normalise_title(a), normalise_title(b))
-    if has_subtitle(a) and has_subtitle(b):
-        return score
-    return max(score, _pair_similarity(_main_title_key(a), _main_title_key(b)))
-
-
-def _split_name_key(key: str) -> tuple[list[str], str, str | None]:
-    """(given names, surname, suffix) of a normalise_author key."""
-    words = key.split()
-    suffix = words.pop() if len(words) > 1 and words[-1] in _SUFFIXES.values() else None
-    return words[:-1], words[-1], suffix
-
-
-def _given_compatible(short: Sequence[str], long: Sequence[str]) -> bool:
-    """Every name of `short` matches, in order, a name of `long` (equal, or initial vs name),
-    starting with the first names: "j k" ~ "joanne", "stephen" ~ "stephen edwin"."""
-
-    def same(x: str, y: str) -> bool:
-        return x == y or (min(len(x), len(y)) == 1 and x[0] == y[0])
-
-    if not same(short[0], long[0]):
-        return False
-    remaining = iter(long[1:])
-    return all(any(same(name, other) for other in remaining) for name in short[1:])
-
-
-def name_agreement(a: str, b: str) -> float:
-    """0..1: is this the same person? The surname must agree; given names may be initials."""
-    key_a, key_b = normalise_author(a), normalise_author(b)
-    if not key_a or not key_b:
-        return 0.0
-    if key_a == key_b:
-        return _SAME_NAME
-    given_a, surname_a, suffix_a = _split_name_key(key_a)
-    given_b, surname_b, suffix_b = _split_name_key(key_b)
-    factor = 1.0
-    if surname_a != surname_b:
-        if fuzz.ratio(surname_a, surname_b) < _SURNAME_TYPO:
-            return 0.0
-        factor = 0.9
-    if suffix_a and suffix_b and suffix_a != suffix_b:
-        return _CONFLICTING_NAME * factor
-    if not given_a or not given_b:
-        return _SURNAME_ONLY * factor
-    short, long = sorted((given_a, given_b), key=len)
-    if not _given_compatible(short, long):
-        return _CONFLICTING_NAME * factor
-    return (_SAME_NAME if given_a == given_b else _COMPATIBLE_NAME) * factor
-
-
-def author_agreement(authors_a: Sequence[str], authors_b: Sequence[str]) -> float:
-    """0..1: best name_agreement over all pairs, so co-authors and listed editors don't hurt.
-
-    AUTHORS_UNKNOWN when either side names nobody: absence is not disagreement, but it is
-    no evidence of agreement either.
-    """
-    names_a = [n for n in authors_a if normalise_author(n)]
-    names_b = [n for n in authors_b if normalise_author(n)]
-    if not names_a or not names_b:
-        return AUTHORS_UNKNOWN
-    return max(name_agreement(x, y) for x in names_a for y in names_b)

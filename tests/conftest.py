@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from ops.devstack import kafka, postgres
 from shared.db.migrate import MIGRATIONS_DIR, apply_migrations
-from shared.devstack import kafka, postgres
 from shared.kafka.topics import create_topics
 from shared.settings import Settings, load_settings
 

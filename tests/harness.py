@@ -14,11 +14,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from services.scheduler.logic import YearMonth
+from ops.devstack import processes
+from ops.devstack.sandbox_proc import PROVIDER_PATHS
+from ops.devstack.services_proc import SERVICES
 from services.scheduler.store import plan_months
-from shared.devstack import processes
-from shared.devstack.sandbox_proc import PROVIDER_PATHS
-from shared.devstack.services_proc import SERVICES
+from shared.months import YearMonth
 from shared.settings import Settings
 
 

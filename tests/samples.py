@@ -21,7 +21,7 @@ from shared.events import (
     WorkMatch,
     make_envelope,
 )
-from shared.events.generated import _Record
+from shared.events.generated import Event
 
 AT = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 CORRELATION = "month:2019-03"
@@ -60,7 +60,7 @@ CALLS = [
 ]
 
 
-def _env(model: type[_Record], causation: str | None = None, item: str | None = None) -> Envelope:
+def _env(model: type[Event], causation: str | None = None, item: str | None = None) -> Envelope:
     return make_envelope(
         model,
         producer="tests",
@@ -71,7 +71,7 @@ def _env(model: type[_Record], causation: str | None = None, item: str | None = 
     )
 
 
-def all_samples() -> list[_Record]:
+def all_samples() -> list[Event]:
     scheduled = MonthScheduled(
         envelope=_env(MonthScheduled),
         year=2019,

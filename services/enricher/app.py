@@ -23,7 +23,6 @@ from services.enricher.facts import (
 )
 from services.enricher.logic import ExistingWork, decide_work
 from services.enricher.works import Asked, candidate_works
-from services.resolver.logic import match_score
 from shared.db.pool import create_pool
 from shared.events import ISBNResolved, MetadataFetched, derived_envelope
 from shared.isbn import is_valid as is_valid_isbn
@@ -38,6 +37,7 @@ from shared.providers import (
 )
 from shared.providers.models import BookRecord, WikidataFacts
 from shared.settings import Settings
+from shared.similarity import match_score
 from shared.telemetry import PROVIDER_CALLS, context_from_headers, inject_headers
 from shared.text import work_key_for
 

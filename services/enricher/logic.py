@@ -7,16 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.events.generated import WorkMatch
-from shared.text import (
-    AUTHORS_AGREE,
-    AUTHORS_UNKNOWN,
-    author_agreement,
-    author_key_for,
-    normalise_author,
-    tidy_authors,
-    title_similarity,
-    work_key_for,
-)
+from shared.similarity import AUTHORS_AGREE, AUTHORS_UNKNOWN, author_agreement, title_similarity
+from shared.text import author_key_for, normalise_author, tidy_authors, work_key_for
 
 __all__ = [
     "WORK_MATCH_THRESHOLD",

@@ -11,16 +11,14 @@ from shared.months import PROMPT_VARIANTS
 from shared.providers.errors import MalformedResponse
 from shared.providers.llm import BOOK_LIST_SCHEMA, parse_llm_book, to_gemini_schema
 from shared.providers.models import LLMBook
+from shared.similarity import AUTHORS_AGREE, author_agreement, title_similarity
 from shared.text import (
-    AUTHORS_AGREE,
-    author_agreement,
     book_id_for,
     full_title,
     normalise_author,
     normalise_title,
     stable_key,
     tidy_authors,
-    title_similarity,
     title_without_subtitle,
 )
 

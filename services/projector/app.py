@@ -23,7 +23,7 @@ from services.projector.months import MonthRules
 from services.projector.store import LostRace, apply_batch, load_offsets
 from shared.db.pool import create_pool
 from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
-from shared.kafka.dead_letter import failed_message, send_to_dead_letter
+from shared.kafka.dead_letter_sender import failed_message, send_to_dead_letter
 from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import TRANSIENT, backoff

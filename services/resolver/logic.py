@@ -9,12 +9,14 @@ from typing import Protocol, TypeVar
 
 from shared import isbn as isbn_lib
 from shared.events.generated import ResolutionAttempt
-from shared.text import (
+from shared.similarity import (
     AUTHORS_AGREE,
+    AskedBook,
     author_agreement,
-    full_title,
+    match_score,
     title_similarity,
 )
+from shared.text import full_title
 
 CASCADE = ("isbndb", "google_books", "openlibrary", "archive", "wikidata")
 """Best data first; ISBNdb is the only one with a quota, the rest are free fallbacks."""
@@ -41,19 +43,6 @@ _SKIPPED_QUOTA = "skipped_quota"
 _CONCLUSIVE = frozenset({_MATCHED, _NO_MATCH, _REJECTED, _SKIPPED_QUOTA})
 
 
-class AskedBook(Protocol):
-    """What the resolver knows of a generated book (GeneratedBook and LLMBook both fit)."""
-
-    @property
-    def title(self) -> str: ...
-    @property
-    def subtitle(self) -> str | None: ...
-    @property
-    def authors(self) -> Sequence[str]: ...
-    @property
-    def isbn(self) -> str | None: ...
-
-
 class CandidateLike(Protocol):
     """A provider's search hit (shared.providers.models.BookRecord fits)."""
 
@@ -78,26 +67,6 @@ class Candidate:
     title: str | None
     subtitle: str | None = None
     authors: tuple[str, ...] = ()
-
-
-def match_score(
-    asked: AskedBook,
-    candidate_title: str | None,
-    candidate_subtitle: str | None,
-    candidate_authors: Sequence[str],
-) -> float:
-    """0..1: geometric mean of title similarity and author agreement.
-
-    A geometric mean, not a weighted sum, so neither side can make up for the other: a perfect
-    title by the wrong author must fail. Titles are compared whole, and main title against
-    main title when one side has no subtitle (see shared.text.title_similarity).
-    """
-    if not candidate_title:
-        return 0.0
-    title = title_similarity(
-        full_title(asked.title, asked.subtitle), full_title(candidate_title, candidate_subtitle)
-    )
-    return math.sqrt(title * author_agreement(asked.authors, candidate_authors))
 
 
 def _scored(asked: AskedBook, candidates: Iterable[C]) -> list[tuple[C, float, str]]:

@@ -9,8 +9,8 @@ import signal
 
 import asyncpg
 
+from services.resolver.upgrades import run_timer
 from services.scheduler.store import claim_months, relay_outbox, requeue_stuck
-from services.scheduler.synthetic import run_timer
 from shared.db.pool import create_pool
 from shared.events import Codec
 from shared.kafka.producer import EventProducer

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import asyncpg
 from opentelemetry import trace
 
-from services.scheduler.logic import YearMonth, month_scheduled
+from services.scheduler.logic import month_scheduled
 from shared.events import Codec, event_type_of
 from shared.kafka.producer import EventProducer
+from shared.months import YearMonth
 from shared.telemetry import inject_headers
 
 tracer = trace.get_tracer("alexandria.scheduler")

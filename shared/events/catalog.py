@@ -9,17 +9,17 @@ from typing import Any
 from shared.events.generated import (
     BooksGenerated,
     DeadLetter,
+    Event,
     ISBNResolved,
     MetadataFetched,
     MonthGenerationFailed,
     MonthScheduled,
-    _Record,
 )
 
 
 @dataclass(frozen=True)
 class EventType:
-    model: type[_Record]
+    model: type[Event]
     folder: str  # schemas/<folder>/v<N>.avsc
     topic_suffix: str  # topic = "<prefix>.<topic_suffix>"
     key: Callable[[Any], str]  # keeps related events in one partition, in order
@@ -56,12 +56,12 @@ EVENT_TYPES: tuple[EventType, ...] = (
         lambda e: f"{e.source_topic}:{e.source_partition}:{e.source_offset}",
     ),
 )
-BY_MODEL: dict[type[_Record], EventType] = {t.model: t for t in EVENT_TYPES}
+BY_MODEL: dict[type[Event], EventType] = {t.model: t for t in EVENT_TYPES}
 BY_FOLDER: dict[str, EventType] = {t.folder: t for t in EVENT_TYPES}
 DEAD_LETTER = BY_MODEL[DeadLetter]
 
 
-def event_type_of(event: _Record) -> EventType:
+def event_type_of(event: Event) -> EventType:
     try:
         return BY_MODEL[type(event)]
     except KeyError:

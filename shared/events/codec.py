@@ -14,7 +14,7 @@ import fastavro
 from pydantic import ValidationError
 
 from shared.events.catalog import BY_FOLDER, EventType, event_type_of
-from shared.events.generated import _Record
+from shared.events.generated import Event
 from shared.events.schemas import SchemaVersion, all_versions
 
 MARKER = b"\xc3\x01"
@@ -44,7 +44,7 @@ class Codec:
     def schema_version(self, event_type: EventType) -> int:
         return self._latest[event_type.folder].version
 
-    def encode(self, event: _Record) -> bytes:
+    def encode(self, event: Event) -> bytes:
         schema = self._latest[event_type_of(event).folder]
         buf = io.BytesIO()
         buf.write(MARKER)
@@ -76,7 +76,7 @@ class Codec:
             raise CodecError(f"{writer.record_name} body is not a record")
         return BY_FOLDER[writer.event], record
 
-    def decode(self, data: bytes) -> _Record:
+    def decode(self, data: bytes) -> Event:
         event_type, record = self.decode_raw(data)
         try:
             return event_type.model.model_validate(record)

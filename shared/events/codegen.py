@@ -51,7 +51,7 @@ class _Generator:
             return "datetime"
         return self.annotation(kind)
 
-    def record(self, schema: dict[str, Any]) -> str:
+    def record(self, schema: dict[str, Any], base: str = "AvroRecord") -> str:
         name = str(schema["name"]).rsplit(".", 1)[-1]
         definition = json.dumps(schema, sort_keys=True)
         if name in self.definitions:
@@ -59,7 +59,7 @@ class _Generator:
                 raise ValueError(f"record {name} is defined differently in two schemas")
             return name
         self.definitions[name] = definition
-        lines = [f"class {name}(_Record):", f'    """{schema.get("doc", name)}"""', ""]
+        lines = [f"class {name}({base}):", f'    """{schema.get("doc", name)}"""', ""]
         for field in schema["fields"]:
             annotation = self.annotation(field["type"])
             default = ""
@@ -82,16 +82,18 @@ def generate() -> str:
     gen = _Generator()
     events = []
     for versions in all_versions().values():
-        events.append(gen.record(versions[-1].raw))
+        events.append(gen.record(versions[-1].raw, base="Event"))
     body = "\n\n\n".join(gen.classes.values())
     return (
         '"""Event models generated from schemas/ by shared/events/codegen.py: do not edit."""\n\n'
         "from __future__ import annotations\n\n"
         "from datetime import datetime\n\n"
         "from pydantic import BaseModel, ConfigDict, Field\n\n\n"
-        "class _Record(BaseModel):\n"
+        "class AvroRecord(BaseModel):\n"
         '    """Frozen, strict about unknown fields: a model is exactly its Avro record."""\n\n'
         '    model_config = ConfigDict(frozen=True, extra="forbid")\n\n\n'
+        "class Event(AvroRecord):\n"
+        '    """A top-level event: one schema folder, one topic, an envelope first."""\n\n\n'
         f"{body}\n\n\n"
         f"EVENT_RECORDS = (\n{_lines(events)})\n"
         f"__all__ = [\n{_lines(json.dumps(name) for name in sorted(gen.classes))}]\n"

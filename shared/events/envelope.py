@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from shared.events.catalog import BY_MODEL
-from shared.events.generated import Envelope, _Record
+from shared.events.generated import Envelope, Event
 from shared.events.schemas import latest
 
 # Namespace for UUIDv5 event ids: the same input event and item always give the same id.
@@ -22,7 +22,7 @@ def month_correlation_id(year: int, month: int) -> str:
 
 
 def make_envelope(
-    model: type[_Record],
+    model: type[Event],
     *,
     producer: str,
     correlation_id: str,
@@ -48,7 +48,7 @@ def make_envelope(
 
 
 def derived_envelope(
-    model: type[_Record],
+    model: type[Event],
     cause: Envelope,
     *,
     producer: str,

@@ -7,14 +7,18 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Record(BaseModel):
+class AvroRecord(BaseModel):
     """Frozen, strict about unknown fields: a model is exactly its Avro record."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Envelope(_Record):
-    """Metadata every event carries (ARCHITECTURE.md section 2)."""
+class Event(AvroRecord):
+    """A top-level event: one schema folder, one topic, an envelope first."""
+
+
+class Envelope(AvroRecord):
+    """Metadata every event carries (docs/architecture.md §2)."""
 
     event_id: str
     """UUID; deterministic (UUIDv5 of causation id + item) where the input is."""
@@ -30,7 +34,7 @@ class Envelope(_Record):
     """Version of this event's schema the producer wrote."""
 
 
-class GeneratedBook(_Record):
+class GeneratedBook(AvroRecord):
     """A book an LLM said appeared in the month, after cross-provider dedup."""
 
     book_id: str
@@ -51,7 +55,7 @@ class GeneratedBook(_Record):
     """Which LLM providers proposed this book."""
 
 
-class LLMCall(_Record):
+class LLMCall(AvroRecord):
     """One LLM provider's part in generating a month."""
 
     provider: str
@@ -63,7 +67,7 @@ class LLMCall(_Record):
     """Why the provider failed; null when it answered."""
 
 
-class BooksGenerated(_Record):
+class BooksGenerated(Event):
     """The LLMs answered for a month; books are deduplicated across providers."""
 
     envelope: Envelope
@@ -75,7 +79,7 @@ class BooksGenerated(_Record):
     provider_calls: list[LLMCall]
 
 
-class DeadLetter(_Record):
+class DeadLetter(Event):
     """An input a consumer could not decode or apply, kept with the reason."""
 
     envelope: Envelope
@@ -92,7 +96,7 @@ class DeadLetter(_Record):
     reason: str
 
 
-class ResolutionAttempt(_Record):
+class ResolutionAttempt(AvroRecord):
     """One provider tried while resolving a book's ISBN."""
 
     provider: str
@@ -105,7 +109,7 @@ class ResolutionAttempt(_Record):
     duration_ms: int
 
 
-class ISBNResolved(_Record):
+class ISBNResolved(Event):
     """The outcome of resolving one generated book: resolved, unresolved or already known."""
 
     envelope: Envelope
@@ -127,7 +131,7 @@ class ISBNResolved(_Record):
     """already_known: the existing work; unresolved: the synthetic work's key."""
 
 
-class EditionFacts(_Record):
+class EditionFacts(AvroRecord):
     """What one provider says about an edition (ISBN)."""
 
     provider: str
@@ -161,7 +165,7 @@ class EditionFacts(_Record):
     """How long the provider took to answer."""
 
 
-class WorkFacts(_Record):
+class WorkFacts(AvroRecord):
     """What one provider says about the work an edition belongs to."""
 
     provider: str
@@ -184,7 +188,7 @@ class WorkFacts(_Record):
     """How long the provider took to answer."""
 
 
-class AuthorFacts(_Record):
+class AuthorFacts(AvroRecord):
     """What one provider says about one author of the work."""
 
     provider: str
@@ -204,7 +208,7 @@ class AuthorFacts(_Record):
     wikidata_id: str | None = None
 
 
-class WorkMatch(_Record):
+class WorkMatch(AvroRecord):
     """The enricher's decision of which work the edition belongs to."""
 
     work_key: str
@@ -214,7 +218,7 @@ class WorkMatch(_Record):
     """isbn | title_author | new"""
 
 
-class MetadataFetched(_Record):
+class MetadataFetched(Event):
     """Full metadata for one ISBN, per provider, with the work decision."""
 
     envelope: Envelope
@@ -230,7 +234,7 @@ class MetadataFetched(_Record):
     """Time spent fetching this ISBN's batch."""
 
 
-class MonthGenerationFailed(_Record):
+class MonthGenerationFailed(Event):
     """Every LLM provider failed for a month's attempt."""
 
     envelope: Envelope
@@ -241,7 +245,7 @@ class MonthGenerationFailed(_Record):
     provider_calls: list[LLMCall]
 
 
-class MonthScheduled(_Record):
+class MonthScheduled(Event):
     """A month was claimed for backfill and should be generated."""
 
     envelope: Envelope

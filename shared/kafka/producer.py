@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata, TopicPartition
 
 from shared.events import Codec, event_type_of
-from shared.events.generated import _Record
+from shared.events.generated import Event
 from shared.kafka.options import client_options
 from shared.settings import Settings
 
@@ -59,10 +59,10 @@ class EventProducer:
     ) -> None:
         await self.stop()
 
-    def topic_of(self, event: _Record) -> str:
+    def topic_of(self, event: Event) -> str:
         return event_type_of(event).topic(self.prefix)
 
-    async def send(self, event: _Record, headers: Headers = ()) -> RecordMetadata:
+    async def send(self, event: Event, headers: Headers = ()) -> RecordMetadata:
         event_type = event_type_of(event)
         return await self.send_raw(
             event_type.topic(self.prefix),

@@ -29,8 +29,8 @@ from aiokafka.structs import ConsumerRecord
 
 from shared.events import CodecError
 from shared.events.catalog import BY_MODEL
-from shared.events.generated import _Record
-from shared.kafka.dead_letter import failed_message, send_to_dead_letter
+from shared.events.generated import Event
+from shared.kafka.dead_letter_sender import failed_message, send_to_dead_letter
 from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
 from shared.settings import Settings
@@ -54,7 +54,7 @@ class Rejected(Exception):
 
 @dataclass(frozen=True)
 class Incoming:
-    event: _Record
+    event: Event
     record: ConsumerRecord[bytes, bytes]
 
 
@@ -227,7 +227,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     return float(random.uniform(0, min(cap, base * 2 ** (attempt - 1))))
 
 
-def topic_for(settings: Settings, model: type[_Record]) -> str:
+def topic_for(settings: Settings, model: type[Event]) -> str:
     return BY_MODEL[model].topic(settings.topic_prefix)
 
 

@@ -8,8 +8,8 @@ from collections import defaultdict
 import asyncpg
 
 from sandbox.catalogue import load_catalogue
-from services.scheduler.logic import YearMonth, months_between
 from shared.events import Codec, ISBNResolved
+from shared.months import YearMonth, months_between
 from shared.text import normalise_author, normalise_title, title_without_subtitle
 from tests.harness import Pipeline
 from tests.kafka_helpers import read_topic

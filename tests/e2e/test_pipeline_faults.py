@@ -8,10 +8,10 @@ import signal
 
 import asyncpg
 
-from services.scheduler.logic import YearMonth
 from shared.events import BooksGenerated, Codec, DeadLetter, ISBNResolved
 from shared.events.catalog import EVENT_TYPES
 from shared.kafka.producer import EventProducer
+from shared.months import YearMonth
 from tests.harness import Pipeline, table_contents
 from tests.kafka_helpers import read_topic
 

@@ -6,8 +6,8 @@ import signal
 
 import asyncpg
 
-from services.projector import replay
-from services.scheduler.logic import YearMonth, months_between
+from ops import replay
+from shared.months import YearMonth, months_between
 from tests.harness import Pipeline, table_contents
 
 MONTHS = months_between(YearMonth(2019, 1), YearMonth(2019, 3))
@@ -23,8 +23,9 @@ async def statuses(dsn: str) -> dict[tuple[int, int], str]:
         await conn.close()
 
 
-async def test_rebuild_verify_and_swap_while_the_pipeline_runs(pipeline: Pipeline, settings
-                                                              ) -> None:
+async def test_rebuild_verify_and_swap_while_the_pipeline_runs(
+    pipeline: Pipeline, settings
+) -> None:
     await pipeline.plan(MONTHS)
     pipeline.start()
     assert await pipeline.wait_until_settled(180) == {"completed": 3}
@@ -51,7 +52,9 @@ async def test_rebuild_verify_and_swap_while_the_pipeline_runs(pipeline: Pipelin
             assert after[table] == before[table], table
     assert len(after["enrichment_log"]) == len(before["enrichment_log"])
     assert {m: s for m, s in (await statuses(settings.dsn)).items() if m[0] == 2018} == {
-        (2018, 11): "pending", (2018, 12): "pending"}
+        (2018, 11): "pending",
+        (2018, 12): "pending",
+    }
 
     # The projector (still running) notices its offsets moved and carries on in the new tables.
     pipeline.start("scheduler")

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.scheduler.logic import YearMonth
 from shared.events import Codec, ISBNResolved
+from shared.months import YearMonth
 from tests.harness import Pipeline
 from tests.kafka_helpers import read_topic
 
@@ -26,7 +26,7 @@ SUMMARY = re.compile(r"(\d+) synthetic works tried: (\d+) resolved \((\d+) ISBNR
 def enhance(pipeline: Pipeline, *args: str) -> tuple[int, int, str]:
     """Run `alexandria synthetic enhance`; (works tried, resolved, output)."""
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "synthetic", "enhance", *args],
+        [sys.executable, "-m", "ops.cli", "synthetic", "enhance", *args],
         env=pipeline.env,
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.devstack import kafka, postgres
+from ops.devstack import kafka, postgres
 from shared.settings import Settings
 from tests.faults.harness import FaultPipeline, Faults, Reference
 

@@ -34,9 +34,8 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from services.scheduler.logic import YearMonth, months_between
-from shared.devstack import kafka, postgres, processes
-from shared.devstack.services_proc import SERVICES
+from ops.devstack import kafka, postgres, processes
+from ops.devstack.services_proc import SERVICES
 from shared.events import (
     BooksGenerated,
     Codec,
@@ -52,10 +51,11 @@ from shared.events import (
     WorkMatch,
     make_envelope,
 )
-from shared.events.generated import _Record
+from shared.events.generated import Event
 from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
 from shared.kafka.topics import partitions_of
+from shared.months import YearMonth, months_between
 from shared.settings import Settings
 from tests.harness import Pipeline, table_contents
 
@@ -268,7 +268,7 @@ class Faults:
 
     # poison ------------------------------------------------------------------------------------
 
-    async def poison(self, events: Iterable[_Record]) -> list[tuple[str, int, int]]:
+    async def poison(self, events: Iterable[Event]) -> list[tuple[str, int, int]]:
         """Publish each event with the real producer; returns (topic, partition, offset)."""
         placed = []
         async with EventProducer(self.pipeline.settings) as producer:
@@ -290,7 +290,7 @@ class Faults:
 # --- impossible events -------------------------------------------------------------------------
 
 
-def _envelope(model: type[_Record], tag: str) -> Any:
+def _envelope(model: type[Event], tag: str) -> Any:
     return make_envelope(
         model,
         producer="fault-injector",
@@ -321,10 +321,10 @@ BAD_ISBNS = ("978ABCDEFGHIJ", "9780000000001", "97800")
 VALID_UNKNOWN_ISBN = "9780000000002"
 
 
-def impossible_events(year: int = 2019) -> dict[str, list[_Record]]:
+def impossible_events(year: int = 2019) -> dict[str, list[Event]]:
     """Valid Avro, impossible content, per topic suffix. Months that exist in the run (so a
     poison applied by mistake would show in the tables), but month 13 or an impossible ISBN."""
-    month_13: dict[str, list[_Record]] = {
+    month_13: dict[str, list[Event]] = {
         "month-scheduled": [
             MonthScheduled(
                 envelope=_envelope(MonthScheduled, "scheduled-13"),
@@ -465,7 +465,7 @@ async def read_all(settings: Settings, topic: str, timeout_s: float = 30) -> lis
         await consumer.stop()
 
 
-async def events_on(settings: Settings, suffix: str) -> list[tuple[Any, _Record]]:
+async def events_on(settings: Settings, suffix: str) -> list[tuple[Any, Event]]:
     """Every committed (record, decoded event) on `<prefix>.<suffix>`, from the start."""
     codec = Codec()
     out = []
@@ -485,7 +485,7 @@ EVENT_TOPICS = (
 )
 
 
-def _what(event: _Record) -> str:
+def _what(event: Event) -> str:
     where = [f"{getattr(event, 'year', '?')}-{getattr(event, 'month', '?')}"]
     for name in ("attempt", "outcome", "isbn13"):
         if getattr(event, name, None) is not None:
@@ -502,7 +502,7 @@ async def census(settings: Settings) -> str:
     lines = []
     for suffix in EVENT_TOPICS:
         events = await events_on(settings, suffix)
-        by_id: dict[str, list[_Record]] = {}
+        by_id: dict[str, list[Event]] = {}
         for _, event in events:
             by_id.setdefault(event.envelope.event_id, []).append(event)
         repeated = {k: v for k, v in by_id.items() if len(v) > 1}
@@ -522,7 +522,7 @@ async def conflicting_duplicates(settings: Settings) -> list[str]:
     can produce the same id with other content: a breach of exactly-once."""
     found = []
     for suffix in EVENT_TOPICS:
-        by_id: dict[str, list[_Record]] = {}
+        by_id: dict[str, list[Event]] = {}
         for _, event in await events_on(settings, suffix):
             by_id.setdefault(event.envelope.event_id, []).append(event)
         for event_id, copies in by_id.items():
@@ -634,18 +634,16 @@ def diff_tables(
 async def assert_replay_identical(settings: Settings) -> None:
     """`alexandria replay verify`: a rebuild from the topics equals the live tables.
 
-    Calls services.projector.replay.verify(settings) (async or not) and asserts its report says
+    Calls ops.replay.verify(settings) (async or not) and asserts its report says
     identical, naming the first differences; only warns while that function does not exist."""
     try:
-        from services.projector import replay
+        from ops import replay
     except ImportError:
-        warnings.warn(
-            "services.projector.replay does not exist: replay verify not checked", stacklevel=2
-        )
+        warnings.warn("ops.replay does not exist: replay verify not checked", stacklevel=2)
         return
     verify = getattr(replay, "verify", None)
     if verify is None:
-        warnings.warn("services.projector.replay has no verify(): not checked", stacklevel=2)
+        warnings.warn("ops.replay has no verify(): not checked", stacklevel=2)
         return
     if asyncio.iscoroutinefunction(verify):
         report = await verify(settings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.devstack.services_proc import SERVICES
+from ops.devstack.services_proc import SERVICES
 from tests.faults.harness import (
     SLOW,
     TWELVE_MONTHS,

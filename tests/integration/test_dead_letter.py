@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer
 
 from shared.events import Codec, DeadLetter
-from shared.kafka.dead_letter import decode_or_dead_letter
+from shared.kafka.dead_letter_sender import decode_or_dead_letter
 from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
 from tests.kafka_helpers import read_topic

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from shared.dlq import REPLAYED_FROM
+from ops.dead_letter_reader import REPLAYED_FROM
 from shared.events import Codec, DeadLetter
-from shared.kafka.dead_letter import FailedMessage, send_to_dead_letter
+from shared.kafka.dead_letter_sender import FailedMessage, send_to_dead_letter
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Rejected
 from tests.kafka_helpers import end_offsets, read_topic
@@ -26,7 +26,7 @@ def run_cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
         "ALEXANDRIA_TOPIC_PREFIX": settings.topic_prefix,
     }
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "ops.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -18,7 +18,7 @@ from services.projector.fold import Record, State, fold
 from services.projector.merge import EMPTY_AUTHOR, EMPTY_EDITION, EMPTY_MONTH_BOOK, EMPTY_WORK
 from services.projector.months import MONTH_COLUMNS
 from services.projector.store import apply_batch, load_offsets
-from shared.events.generated import _Record
+from shared.events.generated import Event
 from shared.settings import Settings
 from tests.conftest import _temporary_database
 from tests.unit.test_fold import (
@@ -71,7 +71,7 @@ async def log_rows(db: asyncpg.Pool) -> list[tuple[str, str, str, str]]:
     return [(r["entity_type"], r["entity_key"], r["operation"], r["e"]) for r in rows]
 
 
-def month_story() -> list[_Record]:
+def month_story() -> list[Event]:
     """A month of three books: one resolved and enriched, one already known, one invented."""
     b1, b2, b3 = book("b1"), book("b2", "Conversations with Friends"), book("b3", "Invented")
     return [

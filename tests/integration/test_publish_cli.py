@@ -19,7 +19,7 @@ def run_cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
         "ALEXANDRIA_TOPIC_PREFIX": settings.topic_prefix,
     }
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "ops.cli", *args],
         env=env,
         capture_output=True,
         text=True,

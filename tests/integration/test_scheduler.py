@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.scheduler.logic import YearMonth, months_between
 from services.scheduler.store import claim_months, plan_months, relay_outbox, requeue_stuck
 from shared.events import Codec, MonthScheduled
 from shared.kafka.producer import EventProducer
+from shared.months import YearMonth, months_between
 from tests.kafka_helpers import read_topic
 
 MONTHS = months_between(YearMonth(2018, 1), YearMonth(2019, 12))

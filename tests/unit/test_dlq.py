@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.dlq import (
+from ops.dead_letter_reader import (
     REPLAYED_FROM,
     DlqError,
     Letter,

@@ -41,7 +41,7 @@ from shared.events import (
     WorkMatch,
     make_envelope,
 )
-from shared.events.generated import _Record
+from shared.events.generated import Event
 
 # --- builders ----------------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ def at(minutes: float) -> datetime:
 
 
 def _envelope(
-    model: type[_Record], label: str, minutes: float, year: int = 2019, month: int = 3
+    model: type[Event], label: str, minutes: float, year: int = 2019, month: int = 3
 ) -> Any:
     return make_envelope(
         model,
@@ -67,7 +67,7 @@ def _envelope(
     )
 
 
-def content_id(event: _Record) -> Any:
+def content_id(event: Event) -> Any:
     """The event with an id derived from its content: as in production, one id, one content."""
     label = event.model_dump_json(exclude={"envelope": {"event_id"}})
     envelope = event.envelope.model_copy(update={"event_id": str(uuid.uuid5(NAMESPACE, label))})
@@ -230,7 +230,7 @@ def fetched(
 
 
 def records(
-    events: Iterable[_Record], topic: str = "t", partition: int = 0, first_offset: int = 0
+    events: Iterable[Event], topic: str = "t", partition: int = 0, first_offset: int = 0
 ) -> list[Record]:
     """Through the codec's fast path, as the projector reads them."""
     out = []
@@ -240,7 +240,7 @@ def records(
     return out
 
 
-def folded(events: Iterable[_Record], rules: MonthRules | None = None) -> State:
+def folded(events: Iterable[Event], rules: MonthRules | None = None) -> State:
     state = State()
     assert fold(state, records(events), rules) == []
     return state
@@ -726,7 +726,7 @@ def resolution_events(draw: st.DrawFn) -> ISBNResolved:
 
 
 @st.composite
-def month_events(draw: st.DrawFn) -> _Record:
+def month_events(draw: st.DrawFn) -> Event:
     attempt, minutes = draw(st.integers(1, 6)), draw(MINUTES)
     kind = draw(st.sampled_from(["scheduled", "generated", "failed"]))
     if kind == "scheduled":
@@ -743,7 +743,7 @@ any_event = st.one_of(metadata_events(), resolution_events(), month_events())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=st.lists(any_event, min_size=1, max_size=12), data=st.data())
 def test_any_permutation_with_duplicates_folds_to_the_same_rows(
-    events: list[_Record], data: st.DataObject
+    events: list[Event], data: st.DataObject
 ) -> None:
     batch = records(events)
     shuffled = data.draw(st.permutations(batch))

@@ -14,12 +14,12 @@ from services.resolver.logic import (
     best_candidate,
     judge_candidates,
     known_book_match,
-    match_score,
     next_providers,
     resolution_outcome,
 )
 from shared.events.generated import GeneratedBook, ResolutionAttempt
 from shared.providers.models import BookRecord
+from shared.similarity import match_score
 
 EDUCATED = GeneratedBook(book_id="bk-1", title="Educated", subtitle="A Memoir",
                          authors=["Tara Westover"])  # fmt: skip

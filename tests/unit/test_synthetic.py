@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.resolver.logic import Resolution
-from services.scheduler.synthetic import (
+from services.resolver.upgrades import (
     Candidate,
     Origin,
     attempt_outcome,

@@ -6,21 +6,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.text import (
+from shared.similarity import (
     AUTHORS_AGREE,
     AUTHORS_UNKNOWN,
     author_agreement,
+    name_agreement,
+    title_similarity,
+)
+from shared.text import (
     author_key_for,
     book_id_for,
     display_author,
     fold_accents,
-    name_agreement,
     normalise_author,
     normalise_title,
     split_authors,
     stable_key,
     tidy_authors,
-    title_similarity,
     title_without_subtitle,
     work_key_for,
 )

@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from services.resolver.cascade import searches
-from services.scheduler.synthetic import Summary, enhance
+from services.resolver.upgrades import Summary, enhance
 from shared.db.pool import create_pool
 from shared.kafka.producer import EventProducer
 from shared.providers import build_providers

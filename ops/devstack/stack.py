@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.devstack import kafka, postgres, sandbox_proc
+from ops.devstack import kafka, postgres, sandbox_proc
 from shared.settings import Settings
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from services.projector import replay as rp
+from ops import replay as rp
 from shared.settings import load_settings
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.devstack import processes
+from ops.devstack import processes
 from shared.settings import REPO_ROOT, Settings
 
 POM = REPO_ROOT / "deploy" / "local" / "pom.xml"

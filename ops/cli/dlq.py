@@ -12,7 +12,7 @@ import click
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-from shared.dlq import (
+from ops.dead_letter_reader import (
     REPLAYED_FROM,
     DlqError,
     Letter,

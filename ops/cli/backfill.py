@@ -6,13 +6,13 @@ import asyncio
 
 import click
 
+from ops.progress import Progress, read_progress, summary
 from services.scheduler.app import tick
-from services.scheduler.logic import YearMonth, months_between, parse_year_month
 from services.scheduler.store import plan_months
 from shared.db.pool import create_pool
 from shared.events import Codec
 from shared.kafka.producer import EventProducer
-from shared.progress import Progress, read_progress, summary
+from shared.months import YearMonth, months_between, parse_year_month
 from shared.settings import Settings, load_settings
 
 

@@ -8,12 +8,12 @@ import time
 import asyncpg
 import click
 
-from services.scheduler.logic import YearMonth, months_between, parse_year_month
+from ops.cli.dev import local_settings, up
+from ops.devstack import services_proc
+from ops.devstack.stack import stack_env
+from ops.progress import progress_line, read_progress, summary
 from services.scheduler.store import plan_months
-from shared.cli.dev import local_settings, up
-from shared.devstack import services_proc
-from shared.devstack.stack import stack_env
-from shared.progress import progress_line, read_progress, summary
+from shared.months import YearMonth, months_between, parse_year_month
 
 
 @click.command()

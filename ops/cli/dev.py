@@ -8,9 +8,9 @@ import time
 
 import click
 
+from ops.devstack import services_proc
+from ops.devstack.stack import COMPONENTS, stack_env
 from shared.db.migrate import apply_migrations
-from shared.devstack import services_proc
-from shared.devstack.stack import COMPONENTS, stack_env
 from shared.kafka.topics import create_topics
 from shared.settings import Settings, load_settings
 

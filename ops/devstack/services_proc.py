@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from shared.devstack import processes
+from ops.devstack import processes
 
 SERVICES = ("projector", "enricher", "resolver", "generator", "scheduler")
 

@@ -11,8 +11,8 @@ from typing import Any
 import click
 from aiokafka.errors import KafkaError
 
-from shared.cli import backfill, db, demo, dev, dlq, publish, replay, schemas, synthetic, topics
-from shared.devstack.processes import StackError
+from ops.cli import backfill, db, demo, dev, dlq, publish, replay, schemas, synthetic, topics
+from ops.devstack.processes import StackError
 from shared.events import CodecError
 from shared.months import InvalidMonth
 from shared.settings import SettingsError

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiokafka.structs import ConsumerRecord
 
 from shared.events import Codec, CodecError, DeadLetter, make_envelope
-from shared.events.generated import _Record
+from shared.events.generated import Event
 from shared.kafka.producer import EventProducer
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ async def send_to_dead_letter(
 
 async def decode_or_dead_letter(
     codec: Codec, producer: EventProducer, message: ConsumerRecord[bytes, bytes], consumer: str
-) -> _Record | None:
+) -> Event | None:
     """The decoded event, or None after parking an undecodable message on the dead-letter topic."""
     try:
         return codec.decode(message.value)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.devstack import processes
+from ops.devstack import processes
 from shared.settings import Settings
 
 PREFERRED_MAJOR = "15"

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from shared.devstack import processes
+from ops.devstack import processes
 from shared.settings import Settings
 
 PROVIDER_PATHS = {
