@@ -37,7 +37,7 @@ async def fresh_world(base: Settings, partitions: int = 6) -> AsyncIterator[Sett
     dsn = base.dsn.rsplit("/", 1)[0] + f"/{name}"
     await asyncio.to_thread(apply_migrations, dsn)
     settings = load_settings(
-        kafka_bootstrap_servers=base.kafka_bootstrap_servers,
+        kafka_bootstrap_servers=base.kafka.bootstrap_servers,
         database_url=dsn,
         topic_prefix=f"bench-{uuid.uuid4().hex[:8]}",
         topic_partitions=partitions,

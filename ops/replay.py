@@ -104,7 +104,7 @@ def quoted(name: str) -> str:
 
 
 async def _connect(settings: Settings, schema: str | None = None) -> asyncpg.Connection:
-    search_path = f"{quoted(schema)}, public" if schema else settings.database_schema
+    search_path = f"{quoted(schema)}, public" if schema else settings.database.schema_name
     return await asyncpg.connect(settings.dsn, server_settings={"search_path": search_path})
 
 
@@ -154,7 +154,7 @@ async def rebuild(
         await conn.execute(
             f"INSERT INTO {quoted(schema)}.backfill_log (year, month, created_at, updated_at) "
             f"SELECT year, month, created_at, created_at "
-            f"FROM {quoted(settings.database_schema)}.backfill_log"
+            f"FROM {quoted(settings.database.schema_name)}.backfill_log"
         )
         started = time.monotonic()
         events = await _fold_topics(settings, conn, ends, progress)
@@ -175,9 +175,9 @@ async def _fold_topics(
         return 0
     codec, name = Codec(), consumer_name(settings)
     rules = MonthRules(
-        max_attempts=settings.scheduler_max_attempts,
-        backoff_base_minutes=settings.retry_backoff_base_s / 60,
-        backoff_max_minutes=settings.retry_backoff_max_s / 60,
+        max_attempts=settings.scheduler.max_attempts,
+        backoff_base_minutes=settings.scheduler.retry_backoff_base_s / 60,
+        backoff_max_minutes=settings.scheduler.retry_backoff_max_s / 60,
     )
     consumer = AIOKafkaConsumer(
         **client_options(settings),
@@ -260,7 +260,9 @@ async def compare(
                 f"SELECT {key}, md5(r::text) AS digest FROM (SELECT {columns} FROM "
                 f"{{schema}}.{table}) r"
             )
-            live = await _digests(live_conn, sql.format(schema=quoted(settings.database_schema)))
+            live = await _digests(
+                live_conn, sql.format(schema=quoted(settings.database.schema_name))
+            )
             new = await _digests(new_conn, sql.format(schema=quoted(rebuilt)))
             differing = sorted(k for k in live.keys() | new.keys() if live.get(k) != new.get(k))
             first = tuple(_side(k, live, new) + ", ".join(map(str, k)) for k in differing[:5])
@@ -343,7 +345,7 @@ async def swap(
 
     Claims and plans the rebuild could not see (made while it ran, not yet events) are carried
     over from the old backfill_log, so no month is scheduled twice or forgotten."""
-    live, new = quoted(settings.database_schema), quoted(rebuilt)
+    live, new = quoted(settings.database.schema_name), quoted(rebuilt)
     previous = f"{PREVIOUS_PREFIX}{stamp()}"
     tables = [t for g in groups for t in GROUPS[g]] + ["projector_offsets"]
     conn = await _connect(settings)

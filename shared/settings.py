@@ -1,11 +1,20 @@
-"""Typed, frozen settings read once from ALEXANDRIA_* environment variables at each entry point."""
+"""Typed, frozen settings read once from ALEXANDRIA_* environment variables at each entry point.
+
+Grouped by concern (Kafka, topics, database, one block per provider, HTTP, LLM, scheduler,
+synthetic upgrades, telemetry, the local stack), so a function takes only the block it needs.
+Each block reads its own variables: a block's prefix plus the field name
+(`ALEXANDRIA_ISBNDB_` + `api_key`), or the field's alias where the name does not follow it.
+A setting's *flat name* is its variable without `ALEXANDRIA_`, lower-cased (`isbndb_api_key`):
+`load_settings(**overrides)` and `Settings.setting(name)` speak flat names.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ALEXANDRIA_"
@@ -16,103 +25,52 @@ class SettingsError(Exception):
     """A setting is missing or invalid; the message names the environment variable."""
 
 
-class Settings(BaseSettings):
-    """Every knob of the system. Secrets are SecretStr so they never print."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", case_sensitive=False
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=ENV_PREFIX + prefix,
+        frozen=True,
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
     )
 
-    # --- Kafka -------------------------------------------------------------------------------
-    kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    kafka_security_protocol: str = Field(
+
+def _env(name: str, default: Any = ..., **constraints: Any) -> Any:
+    """A field whose variable is ALEXANDRIA_<NAME>, outside its block's prefix."""
+    return Field(default, validation_alias=ENV_PREFIX + name, **constraints)
+
+
+class Block(BaseSettings):
+    """One concern's settings."""
+
+    model_config = _config("")
+
+    @classmethod
+    def env_names(cls) -> dict[str, str]:
+        """field name -> its environment variable."""
+        prefix = str(cls.model_config.get("env_prefix", ENV_PREFIX))
+        return {
+            name: str(info.validation_alias or prefix + name).upper()
+            for name, info in cls.model_fields.items()
+        }
+
+
+class KafkaSettings(Block):
+    model_config = _config("KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    security_protocol: str = Field(
         default="PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
     )
-    kafka_sasl_mechanism: str | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
-    topic_prefix: str = Field(default="alexandria", pattern=r"^[A-Za-z0-9._-]+$")
-    topic_partitions: int = Field(default=6, ge=1, le=1000)
-    topic_replication_factor: int = Field(default=1, ge=1, le=10)
-
-    # --- PostgreSQL ----------------------------------------------------------------------------
-    database_url: SecretStr = SecretStr("postgresql://alexandria@127.0.0.1:15432/alexandria")
-    database_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]*$")
-
-    # --- Local dev stack ---------------------------------------------------------------------
-    dev_state_dir: Path = REPO_ROOT / ".state"
-    dev_kafka_port: int = Field(default=19092, ge=1024, le=65535)
-    dev_kafka_controller_port: int = Field(default=19093, ge=1024, le=65535)
-    dev_postgres_port: int = Field(default=15432, ge=1024, le=65535)
-    dev_sandbox_port: int = Field(default=18080, ge=1024, le=65535)
-    dev_start_timeout_s: float = Field(default=120.0, gt=0)
-
-    # --- External APIs (base URLs default to the real services; keys are secrets) --------------
-    isbndb_base_url: str = "https://api2.isbndb.com"
-    isbndb_api_key: SecretStr | None = None
-    isbndb_daily_quota: int = Field(default=13_000, ge=0)
-    isbndb_batch_size: int = Field(default=100, ge=1, le=1000)
-    google_books_base_url: str = "https://www.googleapis.com/books/v1"
-    google_books_api_key: SecretStr | None = None
-    openlibrary_base_url: str = "https://openlibrary.org"
-    archive_base_url: str = "https://archive.org"
-    wikidata_base_url: str = "https://query.wikidata.org"
-    gemini_base_url: str = "https://generativelanguage.googleapis.com"
-    gemini_api_key: SecretStr | None = None
-    gemini_model: str = "gemini-2.5-flash"
-    xai_base_url: str = "https://api.x.ai"
-    xai_api_key: SecretStr | None = None
-    xai_model: str = "grok-4"
-    openai_compat_base_url: str | None = None
-    openai_compat_api_key: SecretStr | None = None
-    openai_compat_model: str | None = None
-    http_timeout_s: float = Field(default=20.0, gt=0)
-    llm_timeout_s: float = Field(default=60.0, gt=0)
-    http_max_retries: int = Field(default=3, ge=0, le=10)
-    http_max_concurrency: int = Field(default=8, ge=1, le=256)
-    contact_email: str = "backfill@alexandria.invalid"
-    # Retries: full-jitter exponential backoff; a Retry-After longer than the cap is not waited
-    # out but raised as RateLimited, so a caller reschedules instead of hammering (WDQS bans).
-    http_backoff_base_s: float = Field(default=0.5, ge=0)
-    http_backoff_max_s: float = Field(default=30.0, ge=0)
-    http_retry_after_max_s: float = Field(default=120.0, ge=0)
-    # Per-provider concurrency caps below the global one where the provider asks for it:
-    # ISBNdb counts requests per second per plan, Open Library allows ~3 req/s to identified
-    # clients, WDQS asks for one query at a time.
-    isbndb_max_concurrency: int = Field(default=2, ge=1, le=256)
-    openlibrary_max_concurrency: int = Field(default=3, ge=1, le=256)
-    wikidata_max_concurrency: int = Field(default=1, ge=1, le=256)
-    wikidata_batch_size: int = Field(default=200, ge=1, le=1000)
-    wikidata_timeout_s: float = Field(default=65.0, gt=0)
-    openlibrary_batch_size: int = Field(default=25, ge=1, le=1000)
-
-    # --- Pipeline ----------------------------------------------------------------------------
-    scheduler_interval_s: float = Field(default=10.0, gt=0)
-    scheduler_months_per_tick: int = Field(default=20, ge=1, le=1000)
-    scheduler_max_attempts: int = Field(default=5, ge=1, le=100)
-    scheduler_stuck_after_s: float = Field(default=7200.0, gt=0)
-    # A month whose generation failed is retried after base * 2^attempt seconds, capped.
-    retry_backoff_base_s: float = Field(default=60.0, ge=0)
-    retry_backoff_max_s: float = Field(default=86_400.0, ge=0)
-    llm_batch_size: int = Field(default=20, ge=1, le=100)
-    # Synthetic upgrades (a scheduler timer and `alexandria synthetic enhance`): re-resolve up
-    # to PER_RUN synthetic works, oldest first, each at most once per RETRY_AFTER_DAYS.
-    # PER_RUN 0 turns the timer off.
-    synthetic_interval_s: float = Field(default=3600.0, gt=0)
-    synthetic_per_run: int = Field(default=50, ge=0, le=10_000)
-    synthetic_retry_after_days: float = Field(default=7.0, ge=0)
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
     # Names this replica's Kafka transactions; a stable value (e.g. a StatefulSet pod name) lets
     # a restarted replica fence its predecessor at once. Default: hostname-pid.
-    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    instance_id: str | None = _env("INSTANCE_ID", None, pattern=r"^[A-Za-z0-9._-]+$")
 
-    # --- Telemetry -----------------------------------------------------------------------------
-    otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318 (Jaeger's OTLP/HTTP)
-    metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no Prometheus endpoint
-    metrics_host: str = "127.0.0.1"
-    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
-
-    @field_validator("kafka_bootstrap_servers")
+    @field_validator("bootstrap_servers")
     @classmethod
     def _bootstrap_has_ports(cls, value: str) -> str:
         for server in value.split(","):
@@ -121,7 +79,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port...], got {server.strip()!r}")
         return value
 
-    @field_validator("database_url")
+
+class TopicSettings(Block):
+    model_config = _config("TOPIC_")
+
+    prefix: str = Field(default="alexandria", pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(default=6, ge=1, le=1000)
+    replication_factor: int = Field(default=1, ge=1, le=10)
+
+
+class DatabaseSettings(Block):
+    model_config = _config("DATABASE_")
+
+    url: SecretStr = SecretStr("postgresql://alexandria@127.0.0.1:15432/alexandria")
+    schema_name: str = _env("DATABASE_SCHEMA", "public", pattern=r"^[a-z_][a-z0-9_]*$")
+
+    @field_validator("url")
     @classmethod
     def _dsn_is_postgres(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
@@ -131,12 +104,215 @@ class Settings(BaseSettings):
     @cached_property
     def dsn(self) -> str:
         """The PostgreSQL DSN in clear text, for drivers only: never log it."""
-        return self.database_url.get_secret_value()
+        return self.url.get_secret_value()
 
     @property
     def redacted_dsn(self) -> str:
         """The DSN with any password replaced, safe to show."""
         return redact_dsn(self.dsn)
+
+
+class DevStackSettings(Block):
+    model_config = _config("DEV_")
+
+    state_dir: Path = REPO_ROOT / ".state"
+    kafka_port: int = Field(default=19092, ge=1024, le=65535)
+    kafka_controller_port: int = Field(default=19093, ge=1024, le=65535)
+    postgres_port: int = Field(default=15432, ge=1024, le=65535)
+    sandbox_port: int = Field(default=18080, ge=1024, le=65535)
+    start_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class HttpSettings(Block):
+    """The shared transport. Retries: full-jitter exponential backoff; a Retry-After longer than
+    the cap is not waited out but raised as RateLimited, so a caller reschedules instead of
+    hammering (WDQS bans)."""
+
+    model_config = _config("HTTP_")
+
+    timeout_s: float = Field(default=20.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    retry_after_max_s: float = Field(default=120.0, ge=0)
+    contact_email: str = _env("CONTACT_EMAIL", "backfill@alexandria.invalid")
+
+
+class ProviderSettings(Block):
+    """Where one external API lives. Base URLs default to the real services; keys are secrets.
+    `max_concurrency` caps this provider below the HTTP-wide cap where the provider asks for it
+    (ISBNdb counts requests per second per plan, Open Library allows ~3 req/s to identified
+    clients, WDQS asks for one query at a time)."""
+
+    base_url: str
+    max_concurrency: int | None = Field(default=None, ge=1, le=256)
+
+
+class IsbndbSettings(ProviderSettings):
+    model_config = _config("ISBNDB_")
+
+    base_url: str = "https://api2.isbndb.com"
+    api_key: SecretStr | None = None
+    daily_quota: int = Field(default=13_000, ge=0)
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    max_concurrency: int | None = Field(default=2, ge=1, le=256)
+
+
+class GoogleBooksSettings(ProviderSettings):
+    model_config = _config("GOOGLE_BOOKS_")
+
+    base_url: str = "https://www.googleapis.com/books/v1"
+    api_key: SecretStr | None = None
+
+
+class OpenLibrarySettings(ProviderSettings):
+    model_config = _config("OPENLIBRARY_")
+
+    base_url: str = "https://openlibrary.org"
+    max_concurrency: int | None = Field(default=3, ge=1, le=256)
+    batch_size: int = Field(default=25, ge=1, le=1000)
+
+
+class ArchiveSettings(ProviderSettings):
+    model_config = _config("ARCHIVE_")
+
+    base_url: str = "https://archive.org"
+
+
+class WikidataSettings(ProviderSettings):
+    model_config = _config("WIKIDATA_")
+
+    base_url: str = "https://query.wikidata.org"
+    max_concurrency: int | None = Field(default=1, ge=1, le=256)
+    batch_size: int = Field(default=200, ge=1, le=1000)
+    timeout_s: float = Field(default=65.0, gt=0)
+
+
+class GeminiSettings(ProviderSettings):
+    model_config = _config("GEMINI_")
+
+    base_url: str = "https://generativelanguage.googleapis.com"
+    api_key: SecretStr | None = None
+    model: str = "gemini-2.5-flash"
+
+
+class XaiSettings(ProviderSettings):
+    model_config = _config("XAI_")
+
+    base_url: str = "https://api.x.ai"
+    api_key: SecretStr | None = None
+    model: str = "grok-4"
+
+
+class OpenAICompatSettings(ProviderSettings):
+    """Any OpenAI-compatible endpoint (a local Ollama or vLLM); off unless a URL and a model
+    are set."""
+
+    model_config = _config("OPENAI_COMPAT_")
+
+    base_url: str = ""
+    api_key: SecretStr | None = None
+    model: str | None = None
+
+
+class LLMSettings(Block):
+    model_config = _config("LLM_")
+
+    timeout_s: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=20, ge=1, le=100)  # books asked per month
+
+
+class SchedulerSettings(Block):
+    model_config = _config("SCHEDULER_")
+
+    interval_s: float = Field(default=10.0, gt=0)
+    months_per_tick: int = Field(default=20, ge=1, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    stuck_after_s: float = Field(default=7200.0, gt=0)
+    # A month whose generation failed is retried after base * 2^attempt seconds, capped.
+    retry_backoff_base_s: float = _env("RETRY_BACKOFF_BASE_S", 60.0, ge=0)
+    retry_backoff_max_s: float = _env("RETRY_BACKOFF_MAX_S", 86_400.0, ge=0)
+
+
+class SyntheticSettings(Block):
+    """Synthetic upgrades (a resolver timer and `alexandria synthetic enhance`): re-resolve up to
+    `per_run` synthetic works, oldest first, each at most once per `retry_after_days`.
+    `per_run` 0 turns the timer off."""
+
+    model_config = _config("SYNTHETIC_")
+
+    interval_s: float = Field(default=3600.0, gt=0)
+    per_run: int = Field(default=50, ge=0, le=10_000)
+    retry_after_days: float = Field(default=7.0, ge=0)
+
+
+class TelemetrySettings(Block):
+    model_config = _config("")
+
+    otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318 (Jaeger's OTLP/HTTP)
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no Prometheus endpoint
+    metrics_host: str = "127.0.0.1"
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+
+class Settings(BaseModel):
+    """Every knob of the system, one block per concern. Secrets are SecretStr: they never print."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    dev: DevStackSettings = Field(default_factory=DevStackSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    isbndb: IsbndbSettings = Field(default_factory=IsbndbSettings)
+    google_books: GoogleBooksSettings = Field(default_factory=GoogleBooksSettings)
+    openlibrary: OpenLibrarySettings = Field(default_factory=OpenLibrarySettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    wikidata: WikidataSettings = Field(default_factory=WikidataSettings)
+    gemini: GeminiSettings = Field(default_factory=GeminiSettings)
+    xai: XaiSettings = Field(default_factory=XaiSettings)
+    openai_compat: OpenAICompatSettings = Field(default_factory=OpenAICompatSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL DSN in clear text, for drivers only: never log it."""
+        return self.database.dsn
+
+    @property
+    def redacted_dsn(self) -> str:
+        return self.database.redacted_dsn
+
+    def setting(self, name: str) -> Any:
+        """The value of a setting by flat name (`isbndb_api_key`)."""
+        block, field = FLAT_NAMES[name]
+        return getattr(getattr(self, block), field)
+
+    def blocks(self) -> dict[str, Block]:
+        return {name: getattr(self, name) for name in BLOCKS}
+
+
+BLOCKS: dict[str, type[Block]] = {
+    name: info.annotation  # type: ignore[misc]
+    for name, info in Settings.model_fields.items()
+}
+
+
+def _flat_names() -> dict[str, tuple[str, str]]:
+    """flat name -> (block, field), for every setting."""
+    names = {}
+    for block, model in BLOCKS.items():
+        for field, env in model.env_names().items():
+            names[env.removeprefix(ENV_PREFIX).lower()] = (block, field)
+    return names
+
+
+FLAT_NAMES = _flat_names()
 
 
 def redact_dsn(dsn: str) -> str:
@@ -149,12 +325,25 @@ def redact_dsn(dsn: str) -> str:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings once; turn validation errors into one message naming each variable."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    """Read settings once; `overrides` by flat name win over the environment. Validation errors
+    become one message naming each variable."""
+    unknown = sorted(set(overrides) - set(FLAT_NAMES))
+    if unknown:
+        raise SettingsError(f"unknown settings: {', '.join(unknown)}")
+    per_block: dict[str, dict[str, Any]] = {name: {} for name in BLOCKS}
+    for name, value in overrides.items():
+        block, field = FLAT_NAMES[name]
+        per_block[block][field] = value
+    blocks, problems = {}, []
+    for name, model in BLOCKS.items():
+        try:
+            blocks[name] = model(**per_block[name])
+        except ValidationError as exc:
+            env_names = {**model.env_names(), **{v: v for v in model.env_names().values()}}
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else "?"
+                env = env_names.get(field, env_names.get(field.upper(), field.upper()))
+                problems.append(f"{env}: {error['msg']}")
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+    return Settings(**blocks)

@@ -68,14 +68,15 @@ class JsonFormatter(logging.Formatter):
 
 def configured_secrets(settings: Settings) -> list[str]:
     values = []
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if hasattr(value, "get_secret_value"):
-            secret = value.get_secret_value()
-            if name == "database_url":
-                secret = secret.rpartition("@")[0].partition("://")[2].partition(":")[2]
-            if secret:
-                values.append(secret)
+    for block in settings.blocks().values():
+        for name in type(block).model_fields:
+            value = getattr(block, name)
+            if hasattr(value, "get_secret_value"):
+                secret = value.get_secret_value()
+                if block is settings.database:  # the DSN's password, not the whole URL
+                    secret = secret.rpartition("@")[0].partition("://")[2].partition(":")[2]
+                if secret:
+                    values.append(secret)
     return values
 
 
@@ -85,19 +86,19 @@ def configure(settings: Settings, service: str) -> trace.Tracer:
     handler.setFormatter(JsonFormatter(service, configured_secrets(settings)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
+    root.setLevel(settings.telemetry.log_level)
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     provider = TracerProvider(resource=Resource.create({"service.name": f"alexandria-{service}"}))
-    if settings.otlp_endpoint:
+    if settings.telemetry.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        endpoint = settings.otlp_endpoint.rstrip("/") + "/v1/traces"
+        endpoint = settings.telemetry.otlp_endpoint.rstrip("/") + "/v1/traces"
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    if settings.telemetry.metrics_port:
+        start_http_server(settings.telemetry.metrics_port, addr=settings.telemetry.metrics_host)
     return trace.get_tracer(f"alexandria.{service}")
 
 

@@ -114,7 +114,7 @@ def topic_prefix() -> str:
 async def settings(stack: Settings, topic_prefix: str, database_url: str) -> Settings:
     """Settings for one test: its own topics (created, 3 partitions each) and its own database."""
     test_settings = load_settings(
-        kafka_bootstrap_servers=stack.kafka_bootstrap_servers,
+        kafka_bootstrap_servers=stack.kafka.bootstrap_servers,
         database_url=database_url,
         topic_prefix=topic_prefix,
         topic_partitions=3,
@@ -133,7 +133,7 @@ async def another_settings(stack: Settings, template_database: str) -> AsyncIter
     finally:
         await conn.close()
     other = load_settings(
-        kafka_bootstrap_servers=stack.kafka_bootstrap_servers,
+        kafka_bootstrap_servers=stack.kafka.bootstrap_servers,
         database_url=_dsn_for(stack, name),
         topic_prefix=f"test-{uuid.uuid4().hex[:10]}",
         topic_partitions=3,

@@ -37,9 +37,9 @@ class Pipeline:
         self.sandbox = f"http://127.0.0.1:{self.sandbox_port}"
         self.env = {
             **os.environ,
-            "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             "ALEXANDRIA_DATABASE_URL": settings.dsn,
-            "ALEXANDRIA_TOPIC_PREFIX": settings.topic_prefix,
+            "ALEXANDRIA_TOPIC_PREFIX": settings.topics.prefix,
             "ALEXANDRIA_SCHEDULER_INTERVAL_S": "0.5",
             "ALEXANDRIA_HTTP_BACKOFF_BASE_S": "0.05",
             "ALEXANDRIA_HTTP_BACKOFF_MAX_S": "0.5",

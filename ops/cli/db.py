@@ -17,7 +17,7 @@ def db() -> None:
 def migrate() -> None:
     """Apply pending migrations (idempotent)."""
     settings = load_settings()
-    report = apply_migrations(settings.dsn, settings.database_schema)
+    report = apply_migrations(settings.dsn, settings.database.schema_name)
     click.echo(
         f"{len(report.applied)} migrations applied ({', '.join(report.applied) or 'none'}), "
         f"{report.already_applied} already applied, on {settings.redacted_dsn}"

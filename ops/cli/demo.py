@@ -31,13 +31,13 @@ def demo(ctx: click.Context, first: str, last: str, timeout: int, keep_running: 
     ctx.invoke(up)
     settings = local_settings()
     env = {**stack_env(settings), "ALEXANDRIA_SCHEDULER_INTERVAL_S": "2"}
-    services_proc.start(settings.dev_state_dir, env)
-    click.echo(f"services running (logs in {settings.dev_state_dir / 'services'})")
+    services_proc.start(settings.dev.state_dir, env)
+    click.echo(f"services running (logs in {settings.dev.state_dir / 'services'})")
     try:
         asyncio.run(_follow(settings.dsn, months, timeout))
     finally:
         if not keep_running:
-            services_proc.stop(settings.dev_state_dir)
+            services_proc.stop(settings.dev.state_dir)
 
 
 async def _follow(dsn: str, months: list[YearMonth], limit_s: int) -> None:

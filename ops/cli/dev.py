@@ -46,7 +46,7 @@ def up(no_setup: bool) -> None:
             f"  ({time.monotonic() - started:.1f}s)"
         )
     if not no_setup:
-        report = apply_migrations(settings.dsn, settings.database_schema)
+        report = apply_migrations(settings.dsn, settings.database.schema_name)
         click.echo(
             f"{'migrations':<11} {len(report.applied)} applied, "
             f"{report.already_applied} already there"
@@ -66,7 +66,7 @@ def up(no_setup: bool) -> None:
 def down() -> None:
     """Stop every component of the local stack and any demo services (data is kept)."""
     settings = local_settings()
-    for service in services_proc.stop(settings.dev_state_dir):
+    for service in services_proc.stop(settings.dev.state_dir):
         click.echo(f"{service:<11} stopped")
     for component in reversed(COMPONENTS):
         stopped = component.stop(settings)
@@ -84,7 +84,7 @@ def status() -> None:
         click.echo(
             f"{component.name:<11} {'healthy' if ok else 'down':<8} {component.address(settings)}"
         )
-    click.echo(f"state folder: {settings.dev_state_dir}")
+    click.echo(f"state folder: {settings.dev.state_dir}")
     if not healthy:
         raise click.exceptions.Exit(1)
 

@@ -149,7 +149,7 @@ def purge(before: datetime, dry_run: bool) -> None:
 
 
 def _topic_name(settings: Settings) -> str:
-    return DEAD_LETTER.topic(settings.topic_prefix)
+    return DEAD_LETTER.topic(settings.topics.prefix)
 
 
 async def _partitions(settings: Settings) -> list[TopicPartition]:

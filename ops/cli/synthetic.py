@@ -10,7 +10,7 @@ from services.resolver.cascade import searches
 from services.resolver.upgrades import Summary, enhance
 from shared.db.pool import create_pool
 from shared.kafka.producer import EventProducer
-from shared.providers import build_providers
+from shared.providers import build_book_providers
 from shared.settings import Settings, load_settings
 
 
@@ -31,7 +31,7 @@ def enhance_once(limit: int | None) -> None:
     """
     settings = load_settings()
     summary = asyncio.run(
-        _enhance(settings, settings.synthetic_per_run if limit is None else limit)
+        _enhance(settings, settings.synthetic.per_run if limit is None else limit)
     )
     for key in summary.upgraded:
         click.echo(f"resolved {key}")
@@ -40,7 +40,7 @@ def enhance_once(limit: int | None) -> None:
 
 async def _enhance(settings: Settings, limit: int) -> Summary:
     pool = await create_pool(settings, max_size=2)
-    providers = build_providers(settings, pool)
+    providers = build_book_providers(settings, pool)
     try:
         async with EventProducer(settings) as producer:
             return await enhance(settings, pool, producer, searches(providers), limit)

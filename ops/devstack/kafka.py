@@ -48,7 +48,7 @@ class KafkaPaths:
 
 
 def paths(settings: Settings) -> KafkaPaths:
-    return KafkaPaths(settings.dev_state_dir / "kafka")
+    return KafkaPaths(settings.dev.state_dir / "kafka")
 
 
 def kafka_version() -> str:
@@ -60,7 +60,7 @@ def kafka_version() -> str:
 
 def server_properties(settings: Settings, data_dir: Path) -> str:
     """Test-friendly single-node settings: replication 1 everywhere, no rebalance delay."""
-    broker, controller = settings.dev_kafka_port, settings.dev_kafka_controller_port
+    broker, controller = settings.dev.kafka_port, settings.dev.kafka_controller_port
     return "\n".join(
         [
             "process.roles=broker,controller",
@@ -72,7 +72,7 @@ def server_properties(settings: Settings, data_dir: Path) -> str:
             "inter.broker.listener.name=PLAINTEXT",
             "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             f"log.dirs={data_dir}",
-            f"num.partitions={settings.topic_partitions}",
+            f"num.partitions={settings.topics.partitions}",
             "offsets.topic.replication.factor=1",
             "offsets.topic.num.partitions=6",
             "transaction.state.log.replication.factor=1",
@@ -180,7 +180,7 @@ async def answers_metadata(bootstrap: str, timeout_ms: int = 3000) -> bool:
 
 
 def bootstrap(settings: Settings) -> str:
-    return f"127.0.0.1:{settings.dev_kafka_port}"
+    return f"127.0.0.1:{settings.dev.kafka_port}"
 
 
 def is_healthy(settings: Settings) -> bool:
@@ -199,7 +199,7 @@ def start(settings: Settings) -> str:
     resolve_jars(kp)
     format_storage(settings, kp)
     pid = processes.spawn(java_command(kp, "kafka.Kafka", str(kp.config)), kp.log, kp.pid)
-    deadline = time.monotonic() + settings.dev_start_timeout_s
+    deadline = time.monotonic() + settings.dev.start_timeout_s
     while time.monotonic() < deadline:
         if not processes.is_alive(pid):
             raise processes.failure("Kafka", "exited during start-up", kp.log)
@@ -207,7 +207,7 @@ def start(settings: Settings) -> str:
             return "started"
         time.sleep(0.5)
     raise processes.failure(
-        "Kafka", f"did not answer within {settings.dev_start_timeout_s:.0f}s", kp.log
+        "Kafka", f"did not answer within {settings.dev.start_timeout_s:.0f}s", kp.log
     )
 
 

@@ -35,7 +35,7 @@ class PostgresPaths:
 
 
 def paths(settings: Settings) -> PostgresPaths:
-    return PostgresPaths(settings.dev_state_dir / "postgres")
+    return PostgresPaths(settings.dev.state_dir / "postgres")
 
 
 def find_bindir() -> Path | None:
@@ -88,7 +88,7 @@ def give_to_server_user(pp: PostgresPaths) -> None:
 
 
 def dsn(settings: Settings) -> str:
-    return f"postgresql://{SUPERUSER}@127.0.0.1:{settings.dev_postgres_port}/{DATABASE}"
+    return f"postgresql://{SUPERUSER}@127.0.0.1:{settings.dev.postgres_port}/{DATABASE}"
 
 
 async def _answers(port: int, database: str) -> bool:
@@ -114,7 +114,7 @@ async def _ensure_database(port: int) -> None:
 
 
 def is_healthy(settings: Settings) -> bool:
-    return asyncio.run(_answers(settings.dev_postgres_port, DATABASE))
+    return asyncio.run(_answers(settings.dev.postgres_port, DATABASE))
 
 
 def _initdb(bindir: Path, pp: PostgresPaths) -> None:
@@ -151,7 +151,7 @@ def start(settings: Settings) -> str:
     _initdb(bindir, pp)
     give_to_server_user(pp)
     options = (
-        f"-c listen_addresses=127.0.0.1 -c port={settings.dev_postgres_port} "
+        f"-c listen_addresses=127.0.0.1 -c port={settings.dev.postgres_port} "
         "-c unix_socket_directories='' -c max_connections=200 -c shared_buffers=256MB"
     )
     result = subprocess.run(
@@ -166,7 +166,7 @@ def start(settings: Settings) -> str:
                 options,
                 "-w",
                 "-t",
-                str(int(settings.dev_start_timeout_s)),
+                str(int(settings.dev.start_timeout_s)),
                 "start",
             ]
         ),
@@ -176,12 +176,12 @@ def start(settings: Settings) -> str:
     )
     if result.returncode != 0:
         raise processes.failure("PostgreSQL", f"did not start ({result.stderr.strip()})", pp.log)
-    deadline = time.monotonic() + settings.dev_start_timeout_s
-    while not asyncio.run(_answers(settings.dev_postgres_port, "postgres")):
+    deadline = time.monotonic() + settings.dev.start_timeout_s
+    while not asyncio.run(_answers(settings.dev.postgres_port, "postgres")):
         if time.monotonic() > deadline:
             raise processes.failure("PostgreSQL", "did not answer a query", pp.log)
         time.sleep(0.2)
-    asyncio.run(_ensure_database(settings.dev_postgres_port))
+    asyncio.run(_ensure_database(settings.dev.postgres_port))
     return "started"
 
 

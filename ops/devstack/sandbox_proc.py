@@ -22,7 +22,7 @@ PROVIDER_PATHS = {
 
 
 def base_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.dev_sandbox_port}"
+    return f"http://127.0.0.1:{settings.dev.sandbox_port}"
 
 
 def provider_env(settings: Settings) -> dict[str, str]:
@@ -48,10 +48,10 @@ def is_healthy(settings: Settings) -> bool:
 
 
 def start(settings: Settings) -> str:
-    log, pid_file = settings.dev_state_dir / "sandbox.log", settings.dev_state_dir / "sandbox.pid"
+    log, pid_file = settings.dev.state_dir / "sandbox.log", settings.dev.state_dir / "sandbox.pid"
     if is_healthy(settings):
         return "already running"
-    settings.dev_state_dir.mkdir(parents=True, exist_ok=True)
+    settings.dev.state_dir.mkdir(parents=True, exist_ok=True)
     pid = processes.spawn(
         [
             sys.executable,
@@ -60,7 +60,7 @@ def start(settings: Settings) -> str:
             "--host",
             "127.0.0.1",
             "--port",
-            str(settings.dev_sandbox_port),
+            str(settings.dev.sandbox_port),
         ],
         log,
         pid_file,
@@ -76,4 +76,4 @@ def start(settings: Settings) -> str:
 
 
 def stop(settings: Settings) -> bool:
-    return processes.stop(settings.dev_state_dir / "sandbox.pid")
+    return processes.stop(settings.dev.state_dir / "sandbox.pid")

@@ -29,11 +29,11 @@ from shared.isbn import is_valid as is_valid_isbn
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
 from shared.providers import (
+    BookProviders,
     DailyQuotaExhausted,
     NotFound,
     ProviderError,
-    Providers,
-    build_providers,
+    build_book_providers,
 )
 from shared.providers.models import BookRecord, WikidataFacts
 from shared.settings import Settings
@@ -82,7 +82,7 @@ async def timed(provider: str, call: Awaitable[T], default: T, timings: dict[str
 
 
 class Enricher:
-    def __init__(self, pool: asyncpg.Pool, providers: Providers, concurrency: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, providers: BookProviders, concurrency: int) -> None:
         self.pool = pool
         self.providers = providers
         self.limit = asyncio.Semaphore(concurrency)
@@ -265,14 +265,14 @@ def _first(authors: Sequence[str]) -> str:
 
 async def run(settings: Settings) -> None:
     pool = await create_pool(settings, max_size=4)
-    providers = build_providers(settings, pool)
+    providers = build_book_providers(settings, pool)
     try:
-        enricher = Enricher(pool, providers, settings.http_max_concurrency)
+        enricher = Enricher(pool, providers, settings.http.max_concurrency)
         spec = WorkerSpec(
             "enricher",
             [topic_for(settings, ISBNResolved)],
             enricher.handle,
-            max_batch=settings.isbndb_batch_size,
+            max_batch=settings.isbndb.batch_size,
             max_wait_s=2.0,
         )
         await run_worker(spec, settings)

@@ -18,7 +18,7 @@ from shared.events import MonthScheduled
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
 from shared.months import InvalidMonth, validate_month_request
-from shared.providers import ProviderError, Providers, build_providers
+from shared.providers import LLMProviders, ProviderError, build_llm_providers
 from shared.providers.models import LLMBook
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
@@ -38,16 +38,14 @@ class LLM:
     client: BookSuggester
 
 
-def configured_llms(settings: Settings, providers: Providers) -> list[LLM]:
+def configured_llms(providers: LLMProviders) -> list[LLM]:
     """Every LLM with credentials (or, for a local OpenAI-compatible server, a base URL)."""
-    llms = []
-    if settings.gemini_api_key is not None:
-        llms.append(LLM("gemini", settings.gemini_model, providers.gemini))
-    if settings.xai_api_key is not None:
-        llms.append(LLM("xai", settings.xai_model, providers.xai))
-    if providers.openai_compat is not None and settings.openai_compat_model:
-        llms.append(LLM("openai_compat", settings.openai_compat_model, providers.openai_compat))
-    return llms
+    clients = {
+        "gemini": providers.gemini,
+        "xai": providers.xai,
+        "openai_compat": providers.openai_compat,
+    }
+    return [LLM(name, c.model, c) for name, c in clients.items() if c is not None]
 
 
 async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
@@ -101,7 +99,7 @@ class Generator:
                 scheduled.year, scheduled.month, scheduled.prompt_variant, scheduled.batch_size
             )
             answers = await asyncio.gather(
-                *(ask(llm, prompt, self.settings.llm_timeout_s) for llm in self.llms)
+                *(ask(llm, prompt, self.settings.llm.timeout_s) for llm in self.llms)
             )
             outcome = generation_outcome(scheduled, answers, datetime.now(UTC))
             await producer.send(outcome, inject_headers())
@@ -120,9 +118,9 @@ class Generator:
 
 
 async def run(settings: Settings) -> None:
-    providers = build_providers(settings)
+    providers = build_llm_providers(settings)
     try:
-        generator = Generator(settings, configured_llms(settings, providers))
+        generator = Generator(settings, configured_llms(providers))
         spec = WorkerSpec(
             "generator", [topic_for(settings, MonthScheduled)], generator.handle, max_batch=8
         )

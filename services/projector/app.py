@@ -38,11 +38,11 @@ BATCH = 2000
 
 
 def consumer_name(settings: Settings) -> str:
-    return f"{settings.topic_prefix}.{SERVICE}"
+    return f"{settings.topics.prefix}.{SERVICE}"
 
 
 def projected_topics(settings: Settings) -> list[str]:
-    return [t.topic(settings.topic_prefix) for t in EVENT_TYPES if t is not DEAD_LETTER]
+    return [t.topic(settings.topics.prefix) for t in EVENT_TYPES if t is not DEAD_LETTER]
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -90,9 +90,9 @@ class Projector:
         # Next offset this consumer stored per partition, to notice when someone else moved it.
         self.applied: dict[tuple[str, int], int] = {}
         self.rules = MonthRules(
-            max_attempts=settings.scheduler_max_attempts,
-            backoff_base_minutes=settings.retry_backoff_base_s / 60,
-            backoff_max_minutes=settings.retry_backoff_max_s / 60,
+            max_attempts=settings.scheduler.max_attempts,
+            backoff_base_minutes=settings.scheduler.retry_backoff_base_s / 60,
+            backoff_max_minutes=settings.scheduler.retry_backoff_max_s / 60,
         )
 
     async def seek(self, assigned: Sequence[TopicPartition]) -> None:

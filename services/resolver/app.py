@@ -18,7 +18,7 @@ from shared.db.pool import create_pool
 from shared.events import BooksGenerated, GeneratedBook, ISBNResolved, derived_envelope
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
-from shared.providers import build_providers
+from shared.providers import build_book_providers
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
 from shared.text import work_key_for
@@ -138,9 +138,9 @@ class Resolver:
 
 async def run(settings: Settings) -> None:
     pool = await create_pool(settings, max_size=4)
-    providers = build_providers(settings, pool)
+    providers = build_book_providers(settings, pool)
     try:
-        resolver = Resolver(pool, searches(providers), settings.http_max_concurrency)
+        resolver = Resolver(pool, searches(providers), settings.http.max_concurrency)
         spec = WorkerSpec(
             "resolver", [topic_for(settings, BooksGenerated)], resolver.handle, max_batch=4
         )

@@ -12,10 +12,10 @@ from services.resolver.logic import CASCADE, Candidate, judge_candidates, next_p
 from shared import isbn as isbn_lib
 from shared.events import GeneratedBook, ResolutionAttempt
 from shared.providers import (
+    BookProviders,
     DailyQuotaExhausted,
     NotFound,
     ProviderError,
-    Providers,
     ProviderUnavailable,
     RateLimited,
 )
@@ -35,7 +35,7 @@ class ProviderHealth:
         return {p for p, until in self.exhausted_until.items() if until > now}
 
 
-def searches(providers: Providers) -> dict[str, Search]:
+def searches(providers: BookProviders) -> dict[str, Search]:
     """Each cascade provider's search, adapted to candidates with an ISBN-13."""
 
     def first(book: GeneratedBook) -> str | None:

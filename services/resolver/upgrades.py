@@ -34,7 +34,7 @@ from shared.events import (
 )
 from shared.events.envelope import derived_event_id
 from shared.kafka.producer import EventProducer
-from shared.providers import build_providers
+from shared.providers import build_book_providers
 from shared.providers.http import next_midnight
 from shared.providers.quota import PostgresQuotaStore, QuotaState
 from shared.settings import Settings
@@ -255,9 +255,9 @@ async def enhance(
     now = now or datetime.now(UTC)
     summary = Summary()
     health = ProviderHealth()
-    if isbndb_spent(await PostgresQuotaStore(pool).state("isbndb"), settings.isbndb_daily_quota):
+    if isbndb_spent(await PostgresQuotaStore(pool).state("isbndb"), settings.isbndb.daily_quota):
         health.exhausted_until["isbndb"] = next_midnight(now, UTC)
-    retry_after = timedelta(days=settings.synthetic_retry_after_days)
+    retry_after = timedelta(days=settings.synthetic.retry_after_days)
     keys = await claim(pool, limit, now, retry_after) if limit > 0 else []
     summary.candidates = len(keys)
     candidates = await load_candidates(pool, keys)
@@ -285,25 +285,25 @@ async def enhance(
 async def run_timer(settings: Settings, producer: EventProducer, stop: asyncio.Event) -> None:
     """Every SYNTHETIC_INTERVAL_S (first at start-up) until `stop`; a failed run is logged and
     the next one tries again, so the job never takes the scheduler down."""
-    if settings.synthetic_per_run == 0:
+    if settings.synthetic.per_run == 0:
         log.info("synthetic upgrades off (ALEXANDRIA_SYNTHETIC_PER_RUN=0)")
         return
     pool = await create_pool(settings, max_size=2)
-    providers = build_providers(settings, pool)
+    providers = build_book_providers(settings, pool)
     try:
         search = searches(providers)
-        log.info("synthetic upgrades every %.0fs", settings.synthetic_interval_s)
+        log.info("synthetic upgrades every %.0fs", settings.synthetic.interval_s)
         while not stop.is_set():
             try:
                 summary = await enhance(
-                    settings, pool, producer, search, settings.synthetic_per_run
+                    settings, pool, producer, search, settings.synthetic.per_run
                 )
                 if summary.candidates:
                     log.info("synthetic upgrades: %s", summary.line())
             except Exception:
                 log.exception("synthetic upgrade run failed; the next run will retry")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.synthetic_interval_s)
+                await asyncio.wait_for(stop.wait(), settings.synthetic.interval_s)
     finally:
         await providers.aclose()
         await pool.close()

@@ -22,16 +22,16 @@ log = logging.getLogger(__name__)
 async def tick(settings: Settings, pool: asyncpg.Pool, producer: EventProducer) -> tuple[int, int]:
     """One round: returns (months claimed, events relayed)."""
     requeued = await requeue_stuck(
-        pool, settings.scheduler_stuck_after_s, settings.scheduler_max_attempts
+        pool, settings.scheduler.stuck_after_s, settings.scheduler.max_attempts
     )
     if requeued:
         log.warning("requeued %d months stuck in processing", requeued)
     claims = await claim_months(
         pool,
         producer.codec,
-        settings.topic_prefix,
-        settings.scheduler_months_per_tick,
-        settings.llm_batch_size,
+        settings.topics.prefix,
+        settings.scheduler.months_per_tick,
+        settings.llm.batch_size,
     )
     relayed = await relay_outbox(pool, producer)
     if claims:
@@ -47,7 +47,7 @@ async def run(settings: Settings) -> None:
     pool = await create_pool(settings, max_size=2)
     try:
         async with EventProducer(settings, Codec()) as producer:
-            log.info("scheduler ticking every %.0fs", settings.scheduler_interval_s)
+            log.info("scheduler ticking every %.0fs", settings.scheduler.interval_s)
             upgrades = asyncio.create_task(run_timer(settings, producer, stop))
             while not stop.is_set():
                 try:
@@ -57,7 +57,7 @@ async def run(settings: Settings) -> None:
                         "tick failed (%s: %s); next tick will retry", type(exc).__name__, exc
                     )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), settings.scheduler_interval_s)
+                    await asyncio.wait_for(stop.wait(), settings.scheduler.interval_s)
             await upgrades
     finally:
         await pool.close()

@@ -9,7 +9,9 @@ from shared.settings import Settings
 
 async def create_pool(settings: Settings, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     search_path = (
-        "public" if settings.database_schema == "public" else (f"{settings.database_schema},public")
+        "public"
+        if settings.database.schema_name == "public"
+        else (f"{settings.database.schema_name},public")
     )
     pool = await asyncpg.create_pool(
         settings.dsn,

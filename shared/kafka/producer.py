@@ -23,7 +23,7 @@ class EventProducer:
     def __init__(
         self, settings: Settings, codec: Codec | None = None, transactional_id: str | None = None
     ) -> None:
-        self.prefix = settings.topic_prefix
+        self.prefix = settings.topics.prefix
         self.codec = codec or Codec()
         self._producer = AIOKafkaProducer(
             **client_options(settings),

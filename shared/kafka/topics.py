@@ -28,15 +28,15 @@ async def create_topics(settings: Settings) -> list[TopicResult]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = all_topics(settings.topic_prefix)
+        wanted = all_topics(settings.topics.prefix)
         missing = [t for t in wanted if t not in existing]
         if missing:
             await admin.create_topics(
                 [
                     NewTopic(
                         name=topic,
-                        num_partitions=settings.topic_partitions,
-                        replication_factor=settings.topic_replication_factor,
+                        num_partitions=settings.topics.partitions,
+                        replication_factor=settings.topics.replication_factor,
                         topic_configs=TOPIC_CONFIG,
                     )
                     for topic in missing

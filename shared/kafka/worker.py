@@ -78,13 +78,13 @@ class WorkerSpec:
 
 
 def group_id(settings: Settings, service: str) -> str:
-    return f"{settings.topic_prefix}.{service}"
+    return f"{settings.topics.prefix}.{service}"
 
 
 def transactional_id(settings: Settings, service: str) -> str:
     """Stable per instance, so a restarted instance fences its predecessor's open transaction
     at once instead of readers waiting for its timeout."""
-    instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    instance = settings.kafka.instance_id or f"{socket.gethostname()}-{os.getpid()}"
     return f"{group_id(settings, service)}.{instance}"
 
 
@@ -228,7 +228,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
 
 
 def topic_for(settings: Settings, model: type[Event]) -> str:
-    return BY_MODEL[model].topic(settings.topic_prefix)
+    return BY_MODEL[model].topic(settings.topics.prefix)
 
 
 async def run_worker(spec: WorkerSpec, settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Provider layer: one client per external API over one shared transport; see `build_providers`."""
+"""Provider layer: one client per external API over one shared transport per process."""
 
 from __future__ import annotations
 
@@ -27,21 +27,23 @@ from shared.providers.wikidata import WikidataClient
 from shared.settings import Settings
 
 __all__ = [
+    "BookProviders",
     "DailyQuotaExhausted",
+    "LLMProviders",
     "MalformedResponse",
     "NotFound",
     "ProviderError",
     "ProviderUnavailable",
-    "Providers",
     "RateLimited",
     "RequestRejected",
-    "build_providers",
+    "build_book_providers",
+    "build_llm_providers",
 ]
 
 
 @dataclass(frozen=True)
-class Providers:
-    """Every client, sharing one transport (and so one connection pool) per process."""
+class BookProviders:
+    """The five book APIs over one transport: the resolver's cascade, the enricher's sources."""
 
     transport: HttpTransport
     isbndb: IsbndbClient
@@ -49,27 +51,55 @@ class Providers:
     openlibrary: OpenLibraryClient
     archive: ArchiveClient
     wikidata: WikidataClient
-    gemini: GeminiClient
-    xai: OpenAICompatClient
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+@dataclass(frozen=True)
+class LLMProviders:
+    """The LLMs the generator may ask, over one transport; None where not configured (no key,
+    or for the OpenAI-compatible endpoint no URL and model)."""
+
+    transport: HttpTransport
+    gemini: GeminiClient | None
+    xai: OpenAICompatClient | None
     openai_compat: OpenAICompatClient | None
 
     async def aclose(self) -> None:
         await self.transport.aclose()
 
 
-def build_providers(settings: Settings, pool: asyncpg.Pool | None = None) -> Providers:
-    """The composition root for the provider layer. Without a pool, quotas are per process
-    only (fine for a CLI or a test, wrong for replicas: pass the service's pool)."""
+def _transport(settings: Settings, pool: asyncpg.Pool | None) -> HttpTransport:
+    """Without a pool, quotas are per process only (fine for a CLI or a test, wrong for
+    replicas: pass the service's pool)."""
     quota: QuotaStore = PostgresQuotaStore(pool) if pool is not None else MemoryQuotaStore()
-    transport = HttpTransport.from_settings(settings, quota=quota)
-    return Providers(
+    return HttpTransport.from_settings(settings, quota=quota)
+
+
+def build_book_providers(settings: Settings, pool: asyncpg.Pool | None = None) -> BookProviders:
+    """The composition root for the book APIs."""
+    transport = _transport(settings, pool)
+    return BookProviders(
         transport=transport,
         isbndb=IsbndbClient.from_settings(transport, settings),
         google_books=GoogleBooksClient.from_settings(transport, settings),
         openlibrary=OpenLibraryClient.from_settings(transport, settings),
         archive=ArchiveClient.from_settings(transport, settings),
         wikidata=WikidataClient.from_settings(transport, settings),
-        gemini=GeminiClient.from_settings(transport, settings),
-        xai=OpenAICompatClient.xai_from_settings(transport, settings),
+    )
+
+
+def build_llm_providers(settings: Settings, pool: asyncpg.Pool | None = None) -> LLMProviders:
+    """The composition root for the LLMs: only those with credentials (or a local URL)."""
+    transport = _transport(settings, pool)
+    return LLMProviders(
+        transport=transport,
+        gemini=GeminiClient.from_settings(transport, settings)
+        if settings.gemini.api_key is not None
+        else None,
+        xai=OpenAICompatClient.xai_from_settings(transport, settings)
+        if settings.xai.api_key is not None
+        else None,
         openai_compat=OpenAICompatClient.from_settings(transport, settings),
     )

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse, NotFound
-from shared.providers.http import HttpTransport, ProviderSpec
+from shared.providers.http import HttpTransport, ProviderSpec, spec_from_block
 from shared.providers.models import BookRecord, Covers, ExternalIds
 from shared.providers.normalise import (
     JsonObject,
@@ -36,12 +36,7 @@ _LUCENE_SPECIAL = re.compile(r'([+\-!(){}\[\]^"~*?:\\/]|&&|\|\|)')
 
 
 def spec_from_settings(settings: Settings) -> ProviderSpec:
-    return ProviderSpec(
-        name=PROVIDER,
-        base_url=settings.archive_base_url,
-        timeout_s=settings.http_timeout_s,
-        max_concurrency=settings.http_max_concurrency,
-    )
+    return spec_from_block(PROVIDER, settings.archive, settings.http)
 
 
 # --- parsing (pure) ------------------------------------------------------------------------------

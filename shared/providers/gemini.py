@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from shared.providers.errors import MalformedResponse, RequestRejected
 from shared.providers.google_errors import classify_google
-from shared.providers.http import Credential, HttpTransport, ProviderSpec
+from shared.providers.http import Credential, HttpTransport, ProviderSpec, spec_from_block
 from shared.providers.llm import BOOK_LIST_SCHEMA, parse_answer_text, to_gemini_schema
 from shared.providers.models import LLMBook
 from shared.providers.quota import PACIFIC
@@ -23,11 +23,11 @@ PROVIDER = "gemini"
 def spec_from_settings(settings: Settings) -> ProviderSpec:
     # Requests-per-day reset at midnight Pacific (documented), applied per project: all
     # replicas share one budget, so a per-day 429 is recorded for the others.
-    return ProviderSpec(
-        name=PROVIDER,
-        base_url=settings.gemini_base_url,
-        timeout_s=settings.llm_timeout_s,
-        max_concurrency=settings.http_max_concurrency,
+    return spec_from_block(
+        PROVIDER,
+        settings.gemini,
+        settings.http,
+        timeout_s=settings.llm.timeout_s,
         shares_exhaustion=True,
         quota_tz=PACIFIC,
     )
@@ -105,7 +105,7 @@ class GeminiClient:
     @classmethod
     def from_settings(cls, transport: HttpTransport, settings: Settings) -> GeminiClient:
         return cls(
-            transport, spec_from_settings(settings), settings.gemini_api_key, settings.gemini_model
+            transport, spec_from_settings(settings), settings.gemini.api_key, settings.gemini.model
         )
 
     async def generate_books(

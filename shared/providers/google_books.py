@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse, NotFound
 from shared.providers.google_errors import classify_google
-from shared.providers.http import Credential, HttpTransport, ProviderSpec
+from shared.providers.http import Credential, HttpTransport, ProviderSpec, spec_from_block
 from shared.providers.models import BookRecord, Covers, ExternalIds
 from shared.providers.normalise import (
     JsonObject,
@@ -36,13 +36,7 @@ _IMAGE_SIZES = ("extraLarge", "large", "medium", "small", "thumbnail", "smallThu
 def spec_from_settings(settings: Settings) -> ProviderSpec:
     # Per-day exhaustion is shared across replicas. Google documents a Pacific-midnight reset for
     # Gemini only; for Books we assume UTC, which resumes earlier: one 429 re-marks the day.
-    return ProviderSpec(
-        name=PROVIDER,
-        base_url=settings.google_books_base_url,
-        timeout_s=settings.http_timeout_s,
-        max_concurrency=settings.http_max_concurrency,
-        shares_exhaustion=True,
-    )
+    return spec_from_block(PROVIDER, settings.google_books, settings.http, shares_exhaustion=True)
 
 
 # --- parsing (pure) ------------------------------------------------------------------------------
@@ -143,7 +137,7 @@ class GoogleBooksClient:
 
     @classmethod
     def from_settings(cls, transport: HttpTransport, settings: Settings) -> GoogleBooksClient:
-        return cls(transport, spec_from_settings(settings), settings.google_books_api_key)
+        return cls(transport, spec_from_settings(settings), settings.google_books.api_key)
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         # Anonymous calls share a global quota that is nearly always exhausted: send a key.

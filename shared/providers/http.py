@@ -24,7 +24,7 @@ from shared.providers.errors import (
     RateLimited,
     RequestRejected,
 )
-from shared.settings import Settings
+from shared.settings import HttpSettings, ProviderSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,32 @@ class ProviderSpec:
         return self.base_url.rstrip("/") + path
 
 
+def spec_from_block(
+    name: str,
+    block: ProviderSettings,
+    http: HttpSettings,
+    *,
+    timeout_s: float | None = None,
+    daily_limit: int | None = None,
+    shares_exhaustion: bool = False,
+    quota_tz: tzinfo = UTC,
+) -> ProviderSpec:
+    """One provider's spec from its settings block: its own concurrency cap under the HTTP-wide
+    one, the HTTP timeout unless the provider needs its own (LLMs, WDQS)."""
+    cap = http.max_concurrency
+    if block.max_concurrency is not None:
+        cap = min(cap, block.max_concurrency)
+    return ProviderSpec(
+        name=name,
+        base_url=block.base_url,
+        timeout_s=timeout_s or http.timeout_s,
+        max_concurrency=cap,
+        daily_limit=daily_limit,
+        shares_exhaustion=shares_exhaustion,
+        quota_tz=quota_tz,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Full-jitter exponential backoff; Retry-After beyond `retry_after_max_s` is not waited out."""
@@ -71,10 +97,10 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(
-            max_retries=settings.http_max_retries,
-            backoff_base_s=settings.http_backoff_base_s,
-            backoff_max_s=settings.http_backoff_max_s,
-            retry_after_max_s=settings.http_retry_after_max_s,
+            max_retries=settings.http.max_retries,
+            backoff_base_s=settings.http.backoff_base_s,
+            backoff_max_s=settings.http.backoff_max_s,
+            retry_after_max_s=settings.http.retry_after_max_s,
         )
 
     def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
@@ -283,7 +309,7 @@ class HttpTransport:
         rng: Callable[[], float] = random.random,
     ) -> HttpTransport:
         return cls(
-            client=build_client(settings.contact_email, settings.http_timeout_s),
+            client=build_client(settings.http.contact_email, settings.http.timeout_s),
             retry=RetryPolicy.from_settings(settings),
             quota=quota,
             clock=clock,

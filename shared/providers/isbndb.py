@@ -22,6 +22,7 @@ from shared.providers.http import (
     ProviderSpec,
     classify_status,
     json_body,
+    spec_from_block,
 )
 from shared.providers.models import BookRecord, Covers
 from shared.providers.normalise import (
@@ -43,13 +44,8 @@ BodyStyle = Literal["form", "json"]
 
 
 def spec_from_settings(settings: Settings) -> ProviderSpec:
-    return ProviderSpec(
-        name=PROVIDER,
-        base_url=settings.isbndb_base_url,
-        timeout_s=settings.http_timeout_s,
-        max_concurrency=min(settings.isbndb_max_concurrency, settings.http_max_concurrency),
-        daily_limit=settings.isbndb_daily_quota,
-    )
+    block = settings.isbndb
+    return spec_from_block(PROVIDER, block, settings.http, daily_limit=block.daily_quota)
 
 
 # --- parsing (pure) ------------------------------------------------------------------------------
@@ -195,8 +191,8 @@ class IsbndbClient:
         return cls(
             transport,
             spec_from_settings(settings),
-            settings.isbndb_api_key,
-            batch_size=settings.isbndb_batch_size,
+            settings.isbndb.api_key,
+            batch_size=settings.isbndb.batch_size,
         )
 
     def _credential(self) -> Credential | None:

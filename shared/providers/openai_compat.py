@@ -19,6 +19,7 @@ from shared.providers.http import (
     ProviderSpec,
     classify_status,
     json_body,
+    spec_from_block,
 )
 from shared.providers.llm import BOOK_LIST_SCHEMA, parse_answer_text
 from shared.providers.models import LLMBook
@@ -112,28 +113,22 @@ class OpenAICompatClient:
 
     @classmethod
     def xai_from_settings(cls, transport: HttpTransport, settings: Settings) -> OpenAICompatClient:
-        spec = ProviderSpec(
-            name="xai",
-            base_url=settings.xai_base_url,
-            timeout_s=settings.llm_timeout_s,
-            max_concurrency=settings.http_max_concurrency,
-        )
-        return cls(transport, spec, settings.xai_api_key, settings.xai_model)
+        block = settings.xai
+        spec = spec_from_block("xai", block, settings.http, timeout_s=settings.llm.timeout_s)
+        return cls(transport, spec, block.api_key, block.model)
 
     @classmethod
     def from_settings(
         cls, transport: HttpTransport, settings: Settings
     ) -> OpenAICompatClient | None:
         """The generic endpoint (Ollama, vLLM...), or None when not configured."""
-        if not settings.openai_compat_base_url or not settings.openai_compat_model:
+        block = settings.openai_compat
+        if not block.base_url or not block.model:
             return None
-        spec = ProviderSpec(
-            name="openai_compat",
-            base_url=settings.openai_compat_base_url,
-            timeout_s=settings.llm_timeout_s,
-            max_concurrency=settings.http_max_concurrency,
+        spec = spec_from_block(
+            "openai_compat", block, settings.http, timeout_s=settings.llm.timeout_s
         )
-        return cls(transport, spec, settings.openai_compat_api_key, settings.openai_compat_model)
+        return cls(transport, spec, block.api_key, block.model)
 
     async def generate_books(
         self,

@@ -9,7 +9,7 @@ from typing import Any
 
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse
-from shared.providers.http import HttpTransport, ProviderSpec
+from shared.providers.http import HttpTransport, ProviderSpec, spec_from_block
 from shared.providers.models import AuthorRecord, BookRecord, Covers, ExternalIds, WorkRecord
 from shared.providers.normalise import (
     JsonObject,
@@ -38,12 +38,7 @@ SEARCH_FIELDS = (
 
 
 def spec_from_settings(settings: Settings) -> ProviderSpec:
-    return ProviderSpec(
-        name=PROVIDER,
-        base_url=settings.openlibrary_base_url,
-        timeout_s=settings.http_timeout_s,
-        max_concurrency=min(settings.openlibrary_max_concurrency, settings.http_max_concurrency),
-    )
+    return spec_from_block(PROVIDER, settings.openlibrary, settings.http)
 
 
 # --- parsing (pure) ------------------------------------------------------------------------------
@@ -295,7 +290,7 @@ class OpenLibraryClient:
 
     @classmethod
     def from_settings(cls, transport: HttpTransport, settings: Settings) -> OpenLibraryClient:
-        return cls(transport, spec_from_settings(settings), settings.openlibrary_batch_size)
+        return cls(transport, spec_from_settings(settings), settings.openlibrary.batch_size)
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self.transport.request_json(self.spec, "GET", path, params=params)

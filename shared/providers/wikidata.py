@@ -14,7 +14,13 @@ import httpx
 
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse, ProviderUnavailable, RequestRejected
-from shared.providers.http import HttpTransport, Outcome, ProviderSpec, classify_status
+from shared.providers.http import (
+    HttpTransport,
+    Outcome,
+    ProviderSpec,
+    classify_status,
+    spec_from_block,
+)
 from shared.providers.models import WikidataFacts
 from shared.providers.normalise import valid_isbn13s
 from shared.settings import Settings
@@ -67,12 +73,8 @@ LIMIT {limit}"""
 
 
 def spec_from_settings(settings: Settings) -> ProviderSpec:
-    return ProviderSpec(
-        name=PROVIDER,
-        base_url=settings.wikidata_base_url,
-        timeout_s=settings.wikidata_timeout_s,
-        max_concurrency=min(settings.wikidata_max_concurrency, settings.http_max_concurrency),
-    )
+    block = settings.wikidata
+    return spec_from_block(PROVIDER, block, settings.http, timeout_s=block.timeout_s)
 
 
 # --- queries and parsing (pure) ------------------------------------------------------------------
@@ -254,7 +256,7 @@ class WikidataClient:
 
     @classmethod
     def from_settings(cls, transport: HttpTransport, settings: Settings) -> WikidataClient:
-        return cls(transport, spec_from_settings(settings), settings.wikidata_batch_size)
+        return cls(transport, spec_from_settings(settings), settings.wikidata.batch_size)
 
     async def _query(self, query: str) -> Any:
         """POST the query as a form: VALUES lists make GET URLs too long."""

@@ -40,7 +40,7 @@ async def test_three_month_backfill(pipeline: Pipeline, settings) -> None:
         months = {(r["year"], r["month"]): r for r in await db.fetch("SELECT * FROM backfill_log")}
         total_books = sum(r["books_generated"] for r in months.values())
         records = await read_topic(
-            settings, f"{settings.topic_prefix}.isbn-resolved", total_books, 20
+            settings, f"{settings.topics.prefix}.isbn-resolved", total_books, 20
         )
         resolved = [
             e for e in (Codec().decode(r.value) for r in records) if isinstance(e, ISBNResolved)
@@ -136,12 +136,12 @@ async def test_three_month_backfill(pipeline: Pipeline, settings) -> None:
 
         # One month is one trace: every event of a month carries its MonthScheduled's trace id.
         trace_of_month = {}
-        for record in await read_topic(settings, f"{settings.topic_prefix}.month-scheduled", 3):
+        for record in await read_topic(settings, f"{settings.topics.prefix}.month-scheduled", 3):
             event = Codec().decode(record.value)
             trace_of_month[(event.year, event.month)] = trace_id(record)
         assert len(set(trace_of_month.values())) == 3 and None not in trace_of_month.values()
         for topic in ("books-generated", "isbn-resolved", "metadata-fetched"):
-            for record in await read_topic(settings, f"{settings.topic_prefix}.{topic}", 3, 5):
+            for record in await read_topic(settings, f"{settings.topics.prefix}.{topic}", 3, 5):
                 event = Codec().decode(record.value)
                 assert trace_id(record) == trace_of_month[(event.year, event.month)], topic
 

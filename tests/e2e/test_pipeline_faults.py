@@ -19,7 +19,7 @@ MARCH = [YearMonth(2019, 3)]
 
 
 async def events_of(settings, topic: str, model: type, expected: int) -> list:
-    records = await read_topic(settings, f"{settings.topic_prefix}.{topic}", expected, 10)
+    records = await read_topic(settings, f"{settings.topics.prefix}.{topic}", expected, 10)
     return [e for e in (Codec().decode(r.value) for r in records) if isinstance(e, model)]
 
 
@@ -120,7 +120,7 @@ async def test_projector_killed_mid_run_applies_nothing_twice(pipeline, settings
 async def test_poison_on_every_topic_is_dead_lettered_and_the_pipeline_goes_on(
     pipeline, settings
 ) -> None:
-    topics = [t.topic(settings.topic_prefix) for t in EVENT_TYPES if t.model is not DeadLetter]
+    topics = [t.topic(settings.topics.prefix) for t in EVENT_TYPES if t.model is not DeadLetter]
     async with EventProducer(settings) as producer:
         for topic in topics:
             await producer.send_raw(topic, b"poison", b"\xc3\x01" + b"\x07" * 8 + b"junk")
@@ -137,7 +137,7 @@ async def test_poison_on_every_topic_is_dead_lettered_and_the_pipeline_goes_on(
         "isbn-resolved": "enricher",
     }
     for suffix, consumer in consumers.items():
-        assert (f"{settings.topic_prefix}.{suffix}", consumer) in seen
+        assert (f"{settings.topics.prefix}.{suffix}", consumer) in seen
     assert all(
         "unknown schema fingerprint" in d.reason and d.payload.endswith(b"junk") for d in letters
     )

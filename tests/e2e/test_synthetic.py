@@ -97,7 +97,7 @@ async def test_synthetic_works_are_upgraded_in_place_once_a_week(pipeline, setti
 
         # The upgrades are ordinary resolved events of the month, from the synthetic job.
         records = await read_topic(
-            settings, f"{settings.topic_prefix}.isbn-resolved", len(before) + resolved
+            settings, f"{settings.topics.prefix}.isbn-resolved", len(before) + resolved
         )
         events = [Codec().decode(r.value) for r in records]
         upgrades = [
@@ -165,7 +165,7 @@ async def test_the_scheduler_timer_upgrades_them_on_free_providers(pipeline, set
         assert all(after[k]["completeness_score"] > 30 for k in upgraded)
         assert "ISBNdb skipped (daily quota spent)" in pipeline.logs("scheduler", 200)
         records = await read_topic(
-            settings, f"{settings.topic_prefix}.isbn-resolved", len(before) + len(upgraded)
+            settings, f"{settings.topics.prefix}.isbn-resolved", len(before) + len(upgraded)
         )
         upgrades = [
             e

@@ -469,7 +469,7 @@ async def events_on(settings: Settings, suffix: str) -> list[tuple[Any, Event]]:
     """Every committed (record, decoded event) on `<prefix>.<suffix>`, from the start."""
     codec = Codec()
     out = []
-    for record in await read_all(settings, f"{settings.topic_prefix}.{suffix}"):
+    for record in await read_all(settings, f"{settings.topics.prefix}.{suffix}"):
         with contextlib.suppress(Exception):
             out.append((record, codec.decode(record.value)))
     return out
@@ -566,7 +566,7 @@ class Reference:
             await admin.close()
         self.databases.append(name)
         world = load_settings(
-            kafka_bootstrap_servers=self.stack.kafka_bootstrap_servers,
+            kafka_bootstrap_servers=self.stack.kafka.bootstrap_servers,
             database_url=self.stack.dsn.rsplit("/", 1)[0] + f"/{name}",
             topic_prefix=f"test-ref-{uuid.uuid4().hex[:10]}",
             topic_partitions=3,

@@ -17,7 +17,7 @@ async def test_every_event_type_round_trips_through_kafka(settings) -> None:
 
     for event in samples:
         event_type = event_type_of(event)
-        records = await read_topic(settings, event_type.topic(settings.topic_prefix), 1)
+        records = await read_topic(settings, event_type.topic(settings.topics.prefix), 1)
         assert len(records) == 1, event_type.name
         record = records[0]
         assert record.key == event_type.key(event).encode()
@@ -31,6 +31,6 @@ async def test_same_key_lands_in_one_partition_in_order(settings) -> None:
     async with EventProducer(settings) as producer:
         for event in events:
             await producer.send(event)
-    records = await read_topic(settings, f"{settings.topic_prefix}.month-scheduled", 5)
+    records = await read_topic(settings, f"{settings.topics.prefix}.month-scheduled", 5)
     assert len({r.partition for r in records}) == 1
     assert [Codec().decode(r.value).attempt for r in records] == [1, 2, 3, 4, 5]

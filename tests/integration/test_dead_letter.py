@@ -15,7 +15,7 @@ from tests.samples import all_samples
 async def test_poison_message_is_dead_lettered_and_consumption_continues(settings) -> None:
     codec = Codec()
     good = all_samples()[0]
-    topic = f"{settings.topic_prefix}.month-scheduled"
+    topic = f"{settings.topics.prefix}.month-scheduled"
     async with EventProducer(settings, codec) as producer:
         await producer.send(good)
         await producer.send_raw(
@@ -26,7 +26,7 @@ async def test_poison_message_is_dead_lettered_and_consumption_continues(setting
         consumer = AIOKafkaConsumer(
             topic,
             **client_options(settings),
-            group_id=f"{settings.topic_prefix}-test",
+            group_id=f"{settings.topics.prefix}-test",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
@@ -47,7 +47,7 @@ async def test_poison_message_is_dead_lettered_and_consumption_continues(setting
             await consumer.stop()
 
     assert sorted(e.month for e in decoded) == [3, 4]
-    letters = await read_topic(settings, f"{settings.topic_prefix}.dead-letter", 1)
+    letters = await read_topic(settings, f"{settings.topics.prefix}.dead-letter", 1)
     assert len(letters) == 1
     letter = codec.decode(letters[0].value)
     assert isinstance(letter, DeadLetter)

@@ -22,8 +22,8 @@ POISON = b"\xc3\x01not-a-fingerprint"
 def run_cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "ALEXANDRIA_TOPIC_PREFIX": settings.topic_prefix,
+        "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "ALEXANDRIA_TOPIC_PREFIX": settings.topics.prefix,
     }
     return subprocess.run(
         [sys.executable, "-m", "ops.cli", *args],
@@ -48,7 +48,7 @@ def refused(result: subprocess.CompletedProcess[str], message: str) -> None:
 
 async def park(settings, source: str, consumer: str, reason: str, n: int = 1) -> list[DeadLetter]:
     """Publish `n` poison messages on `source` and dead-letter each as `consumer` would."""
-    topic = f"{settings.topic_prefix}.{source}"
+    topic = f"{settings.topics.prefix}.{source}"
     letters = []
     async with EventProducer(settings) as producer:
         for i in range(n):
@@ -69,14 +69,14 @@ async def test_list_filters_and_cuts_long_reasons(settings) -> None:
     assert len(out) == 4
     line = next(x for x in out if x.startswith(projector.envelope.event_id))
     assert " projector " in line
-    assert f"{settings.topic_prefix}.month-scheduled/{projector.source_partition}@" in line
+    assert f"{settings.topics.prefix}.month-scheduled/{projector.source_partition}@" in line
     assert line.endswith("Rejected: month 13")
     long = next(x for x in out if x.startswith(enricher[0].envelope.event_id))
     assert long.endswith("...") and len(long) < 300
 
     only = ok(run_cli(settings, "dlq", "list", "--consumer", "enricher")).splitlines()
     assert only[-1] == "2 dead letters matching (of 3)"
-    topic = f"{settings.topic_prefix}.month-scheduled"
+    topic = f"{settings.topics.prefix}.month-scheduled"
     by_topic = ok(run_cli(settings, "dlq", "list", "--source-topic", topic)).splitlines()
     assert by_topic[0].startswith(projector.envelope.event_id) and len(by_topic) == 2
     tail = ok(run_cli(settings, "dlq", "list", "--limit", "1")).splitlines()
@@ -86,12 +86,12 @@ async def test_list_filters_and_cuts_long_reasons(settings) -> None:
 async def test_replay_by_id_and_all_reinjects_with_the_header(settings) -> None:
     enricher = await park(settings, "isbn-resolved", "enricher", "enricher bug", n=2)
     (projector,) = await park(settings, "month-scheduled", "projector", "projector bug")
-    resolved_topic = f"{settings.topic_prefix}.isbn-resolved"
+    resolved_topic = f"{settings.topics.prefix}.isbn-resolved"
 
     out = ok(run_cli(settings, "dlq", "replay", "--id", projector.envelope.event_id))
     assert f"replayed {projector.envelope.event_id} (projector, was" in out
     assert "1 replayed; the dead letters stay in the dead-letter topic" in out
-    records = await read_topic(settings, f"{settings.topic_prefix}.month-scheduled", 2)
+    records = await read_topic(settings, f"{settings.topics.prefix}.month-scheduled", 2)
     assert len(records) == 2
     again = max(
         records, key=lambda r: r.offset if r.partition == projector.source_partition else -1
@@ -125,7 +125,7 @@ async def test_bad_replay_requests_are_refused_in_one_line(settings) -> None:
     )
     refused(run_cli(settings, "dlq", "purge"), "Missing option '--before'")
     refused(run_cli(settings, "dlq", "purge", "--before", "yesterday"), "not an ISO time")
-    topic = f"{settings.topic_prefix}.isbn-resolved"
+    topic = f"{settings.topics.prefix}.isbn-resolved"
     assert sum((await end_offsets(settings, topic)).values()) == 1, "nothing was re-injected"
 
 
@@ -151,7 +151,7 @@ async def test_purge_before_deletes_only_older_letters(settings) -> None:
     left = ok(run_cli(settings, "dlq", "list")).splitlines()
     assert left[-1] == "2 dead letters"
     assert {x.split()[0] for x in left[:-1]} == {e.envelope.event_id for e in new}
-    remaining = await read_topic(settings, f"{settings.topic_prefix}.dead-letter", 2)
+    remaining = await read_topic(settings, f"{settings.topics.prefix}.dead-letter", 2)
     assert {Codec().decode(r.value).envelope.event_id for r in remaining} == {
         e.envelope.event_id for e in new
     }

@@ -15,8 +15,8 @@ from tests.kafka_helpers import end_offsets, read_topic
 def run_cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "ALEXANDRIA_TOPIC_PREFIX": settings.topic_prefix,
+        "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "ALEXANDRIA_TOPIC_PREFIX": settings.topics.prefix,
     }
     return subprocess.run(
         [sys.executable, "-m", "ops.cli", *args],
@@ -42,7 +42,7 @@ async def test_published_month_reads_back(settings) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "published MonthScheduled 2021-07 (contemporary-notable, batch 15)" in result.stdout
-    records = await read_topic(settings, f"{settings.topic_prefix}.month-scheduled", 1)
+    records = await read_topic(settings, f"{settings.topics.prefix}.month-scheduled", 1)
     assert len(records) == 1 and records[0].key == b"2021-07"
     event = Codec().decode(records[0].value)
     assert isinstance(event, MonthScheduled)
@@ -72,5 +72,5 @@ async def test_invalid_month_is_refused_and_nothing_is_published(settings, args,
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    topic = f"{settings.topic_prefix}.month-scheduled"
+    topic = f"{settings.topics.prefix}.month-scheduled"
     assert sum((await end_offsets(settings, topic)).values()) == 0

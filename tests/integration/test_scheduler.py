@@ -60,11 +60,11 @@ async def test_claims_newest_first_and_respects_retry_backoff(db: asyncpg.Pool) 
 async def test_outbox_relay_publishes_the_claimed_months(settings, db: asyncpg.Pool) -> None:
     await plan_months(db, MONTHS[-3:])
     codec = Codec()
-    await claim_months(db, codec, settings.topic_prefix, limit=10, batch_size=20)
+    await claim_months(db, codec, settings.topics.prefix, limit=10, batch_size=20)
     async with EventProducer(settings, codec) as producer:
         assert await relay_outbox(db, producer) == 3
         assert await relay_outbox(db, producer) == 0
-    records = await read_topic(settings, f"{settings.topic_prefix}.month-scheduled", 3)
+    records = await read_topic(settings, f"{settings.topics.prefix}.month-scheduled", 3)
     events = sorted((codec.decode(r.value) for r in records), key=lambda e: e.month)
     assert all(isinstance(e, MonthScheduled) for e in events)
     assert [(e.year, e.month, e.attempt, e.prompt_variant, e.batch_size) for e in events] == [
@@ -81,7 +81,7 @@ async def test_outbox_relay_publishes_the_claimed_months(settings, db: asyncpg.P
 
 async def test_a_failed_publish_leaves_the_event_in_the_outbox(settings, db: asyncpg.Pool) -> None:
     await plan_months(db, MONTHS[-1:])
-    await claim_months(db, Codec(), f"{settings.topic_prefix}-missing", limit=1, batch_size=20)
+    await claim_months(db, Codec(), f"{settings.topics.prefix}-missing", limit=1, batch_size=20)
     async with EventProducer(settings) as producer:
         # The topic does not exist (and is never auto-created): the send cannot complete.
         with contextlib.suppress(TimeoutError):

@@ -79,7 +79,7 @@ async def test_outputs_dead_letters_and_offsets(settings, inputs) -> None:
         max_wait_s=0.5,
         retry_backoff_s=(0.05, 0.1),
     )
-    async with EventProducer(settings, transactional_id=f"{settings.topic_prefix}-t1") as prod:
+    async with EventProducer(settings, transactional_id=f"{settings.topics.prefix}-t1") as prod:
         worker = Worker(spec, settings, prod)
 
         async def done() -> bool:
@@ -108,7 +108,7 @@ async def test_outputs_dead_letters_and_offsets(settings, inputs) -> None:
         seen.append(len(batch))
         return ()
 
-    async with EventProducer(settings, transactional_id=f"{settings.topic_prefix}-t2") as prod:
+    async with EventProducer(settings, transactional_id=f"{settings.topics.prefix}-t2") as prod:
         again = Worker(WorkerSpec("echo", spec.topics, record), settings, prod)
         waited = {"n": 0}
 
@@ -135,7 +135,7 @@ async def test_a_handler_bug_is_isolated_to_its_event(settings, inputs) -> None:
     spec = WorkerSpec(
         "buggy", [topic_for(settings, MonthScheduled)], handle, max_batch=10, max_wait_s=0.5
     )
-    async with EventProducer(settings, transactional_id=f"{settings.topic_prefix}-t3") as prod:
+    async with EventProducer(settings, transactional_id=f"{settings.topics.prefix}-t3") as prod:
         worker = Worker(spec, settings, prod)
 
         async def done() -> bool:

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import logging
 import traceback
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from shared.providers import build_providers
+from shared.providers import build_book_providers, build_llm_providers
 from shared.providers.errors import ProviderError
 from tests.providers.conftest import KEYS, Sandbox, provider_settings
 
 PROMPT = "List 2 notable books first published in May 2001."
+
+
+def _all_providers(settings: Any) -> Any:
+    """Every client, the book APIs' and the LLMs', as one namespace (two transports)."""
+    books, llms = build_book_providers(settings), build_llm_providers(settings)
+
+    async def aclose() -> None:
+        await books.aclose()
+        await llms.aclose()
+
+    clients = {**vars(books), **{k: v for k, v in vars(llms).items() if k != "transport"}}
+    return SimpleNamespace(**clients, aclose=aclose)
 
 
 async def _exercise(providers: Any, sandbox: Sandbox, errors: list[BaseException]) -> None:
@@ -44,7 +57,7 @@ async def test_keys_never_logged_or_raised(
     for name in ("httpx", "httpcore", "shared.providers"):
         caplog.set_level(logging.DEBUG, logger=name)
     settings = provider_settings(sandbox, http_retry_after_max_s=0.5, llm_timeout_s=0.3)
-    providers = build_providers(settings)
+    providers = _all_providers(settings)
     errors: list[BaseException] = []
     try:
         # Happy paths: the sandbox only answers when each key arrives where its API wants it.
@@ -71,7 +84,7 @@ async def test_keys_never_logged_or_raised(
             xai_api_key=KEYS["xai"][::-1],
             llm_timeout_s=0.3,
         )
-        bad = build_providers(wrong)
+        bad = _all_providers(wrong)
         try:
             await _exercise(bad, sandbox, errors)
         finally:

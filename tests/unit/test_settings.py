@@ -23,8 +23,8 @@ def test_secrets_are_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     shown = repr(settings) + str(settings) + settings.redacted_dsn
     assert "isbndb-secret-123" not in shown and "pg-secret-456" not in shown
-    assert settings.isbndb_api_key is not None
-    assert settings.isbndb_api_key.get_secret_value() == "isbndb-secret-123"
+    assert settings.isbndb.api_key is not None
+    assert settings.isbndb.api_key.get_secret_value() == "isbndb-secret-123"
 
 
 def test_a_bad_dsn_does_not_echo_it(monkeypatch: pytest.MonkeyPatch) -> None:
