@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from services.projector.app import consumer_name, projected_topics
 from services.projector.fold import Record
@@ -24,7 +24,7 @@ from services.projector.months import MonthRules
 from services.projector.store import apply_batch
 from shared.db.migrate import apply_migrations
 from shared.events import Codec, CodecError
-from shared.kafka.options import client_options
+from shared.kafka.consumer import make_consumer
 from shared.kafka.topics import partitions_of
 from shared.settings import Settings
 
@@ -114,7 +114,7 @@ async def end_offsets(
     """Where a rebuild stops, per partition: the end of each topic (committed events only),
     or earlier if an offset or a time is given."""
     partitions = await partitions_of(settings, projected_topics(settings))
-    consumer = AIOKafkaConsumer(**client_options(settings), isolation_level="read_committed")
+    consumer = make_consumer(settings)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)
@@ -179,12 +179,7 @@ async def _fold_topics(
         backoff_base_minutes=settings.scheduler.retry_backoff_base_s / 60,
         backoff_max_minutes=settings.scheduler.retry_backoff_max_s / 60,
     )
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        max_poll_records=BATCH,
-    )
+    consumer = make_consumer(settings, max_poll_records=BATCH)
     await consumer.start()
     try:
         consumer.assign(list(wanted))

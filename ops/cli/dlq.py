@@ -29,6 +29,7 @@ from ops.dead_letter_reader import (
     unique,
 )
 from shared.events import DEAD_LETTER, Codec, CodecError, DeadLetter
+from shared.kafka.consumer import make_consumer
 from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
 from shared.settings import Settings, load_settings
@@ -168,12 +169,7 @@ async def _partitions(settings: Settings) -> list[TopicPartition]:
 async def _read(settings: Settings) -> Topic:
     """Every committed record of every partition, from the start up to today's end."""
     partitions = await _partitions(settings)
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",  # no position may ever start at the end
-    )
+    consumer = make_consumer(settings)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -223,9 +219,7 @@ async def _reinject(settings: Settings, letters: Sequence[Letter]) -> list[str]:
 async def _cuts(settings: Settings, before: datetime) -> tuple[Topic, dict[int, int]]:
     """The topic as read, and per partition the first offset at or after `before`."""
     topic = await _read(settings)
-    consumer = AIOKafkaConsumer(
-        **client_options(settings), enable_auto_commit=False, isolation_level="read_committed"
-    )
+    consumer = make_consumer(settings)
     await consumer.start()
     try:
         found = await consumer.offsets_for_times({tp: to_ms(before) for tp in topic.partitions})

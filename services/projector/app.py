@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Sequence
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from services.projector.fold import Record
@@ -23,10 +22,11 @@ from services.projector.months import MonthRules
 from services.projector.store import LostRace, apply_batch, load_offsets
 from shared.db.pool import create_pool
 from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
+from shared.kafka.consumer import make_consumer
 from shared.kafka.dead_letter_sender import failed_message, send_to_dead_letter
-from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import TRANSIENT, backoff
+from shared.service import until_signalled
 from shared.settings import Settings
 from shared.telemetry import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT
 
@@ -68,24 +68,20 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class Projector:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, producer: EventProducer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        producer: EventProducer,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.name = consumer_name(settings)
         self.pool = pool
         self.producer = producer
         self.codec = producer.codec
-        self.stopping = asyncio.Event()
-        self.consumer = AIOKafkaConsumer(
-            **client_options(settings),
-            group_id=self.name,
-            enable_auto_commit=False,
-            # Never "latest": a partition with no stored offset starts at its beginning. With
-            # "latest", the reset for the group's missing commit can race the seek below and
-            # deliver a newer record first; its offset, stored, then makes the older ones look
-            # applied already, and they are skipped.
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_records=BATCH,
-        )
+        self.stopping = stopping or asyncio.Event()
+        # A partition with no stored offset starts at its beginning (see make_consumer).
+        self.consumer = make_consumer(settings, group_id=self.name, max_poll_records=BATCH)
         self.topics = projected_topics(settings)
         # Next offset this consumer stored per partition, to notice when someone else moved it.
         self.applied: dict[tuple[str, int], int] = {}
@@ -208,10 +204,7 @@ async def run(settings: Settings) -> None:
     pool = await create_pool(settings, max_size=4)
     try:
         async with EventProducer(settings, Codec()) as producer:
-            projector = Projector(settings, pool, producer)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, projector.stopping.set)
+            projector = Projector(settings, pool, producer, until_signalled())
             log.info("projector folding %s", ", ".join(projector.topics))
             await projector.run()
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 
 import asyncpg
 
@@ -14,6 +13,7 @@ from services.scheduler.store import claim_months, relay_outbox, requeue_stuck
 from shared.db.pool import create_pool
 from shared.events import Codec
 from shared.kafka.producer import EventProducer
+from shared.service import until_signalled
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,7 @@ async def tick(settings: Settings, pool: asyncpg.Pool, producer: EventProducer) 
 
 
 async def run(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = until_signalled()
     pool = await create_pool(settings, max_size=2)
     try:
         async with EventProducer(settings, Codec()) as producer:

@@ -16,23 +16,23 @@ import asyncio
 import logging
 import os
 import random
-import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from shared.events import CodecError
 from shared.events.catalog import BY_MODEL
 from shared.events.generated import Event
+from shared.kafka.consumer import make_consumer
 from shared.kafka.dead_letter_sender import failed_message, send_to_dead_letter
-from shared.kafka.options import client_options
 from shared.kafka.producer import EventProducer
+from shared.service import until_signalled
 from shared.settings import Settings
 from shared.telemetry import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT
 
@@ -89,19 +89,22 @@ def transactional_id(settings: Settings, service: str) -> str:
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec, settings: Settings, producer: EventProducer) -> None:
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        settings: Settings,
+        producer: EventProducer,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.spec = spec
         self.group_id = group_id(settings, spec.service)
         self.producer = producer
         self.codec = producer.codec
-        self.stopping = asyncio.Event()
-        self.consumer = AIOKafkaConsumer(
+        self.stopping = stopping or asyncio.Event()
+        self.consumer = make_consumer(
+            settings,
             *spec.topics,
-            **client_options(settings),
             group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
             max_poll_records=spec.max_batch,
             max_poll_interval_ms=900_000,  # an LLM batch may legitimately take minutes
         )
@@ -235,9 +238,6 @@ async def run_worker(spec: WorkerSpec, settings: Settings) -> None:
     """Run until SIGTERM/SIGINT; the batch in hand finishes and commits before exit."""
     producer = EventProducer(settings, transactional_id=transactional_id(settings, spec.service))
     async with producer:
-        worker = Worker(spec, settings, producer)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
+        worker = Worker(spec, settings, producer, until_signalled())
         log.info("%s consuming %s", spec.service, ", ".join(spec.topics))
         await worker.run()
