@@ -1,8 +1,6 @@
-"""Dead letters: what a consumer cannot decode or apply goes to the dead-letter topic, never lost.
-
-faust acks an event whose agent raised, so a failure must be caught and parked here instead of
-being skipped silently (ARCHITECTURE.md section 8).
-"""
+"""Sends dead letters: what a consumer cannot decode or apply goes to the dead-letter topic with
+the reason and its source position, so nothing is skipped silently (docs/architecture.md §3).
+Reading them back is `ops/dead_letter_reader.py`."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ silently: an undecodable message or an event the handler rejects goes to the dea
 with the reason; a transient failure (broker, database or API down) aborts the transaction and
 retries the batch with backoff; an unexpected error isolates the event that caused it.
 This replaces faust's agents, whose acking (on raise, in `take()`'s finally, for messages
-skipped across a rebalance) cannot give these guarantees; see README "Why not faust agents".
+skipped across a rebalance) cannot give these guarantees (docs/architecture.md §8).
 """
 
 from __future__ import annotations
