@@ -35,8 +35,7 @@ from shared.events import (
 from shared.events.envelope import derived_event_id
 from shared.kafka.producer import EventProducer
 from shared.providers import build_book_providers
-from shared.providers.http import next_midnight
-from shared.providers.quota import PostgresQuotaStore, QuotaState
+from shared.providers.quota import PostgresQuotaStore, QuotaState, next_midnight
 from shared.settings import Settings
 from shared.telemetry import inject_headers
 

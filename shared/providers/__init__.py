@@ -18,11 +18,11 @@ from shared.providers.errors import (
 )
 from shared.providers.gemini import GeminiClient
 from shared.providers.google_books import GoogleBooksClient
-from shared.providers.http import HttpTransport, QuotaStore
+from shared.providers.http import HttpTransport
 from shared.providers.isbndb import IsbndbClient
 from shared.providers.openai_compat import OpenAICompatClient
 from shared.providers.openlibrary import OpenLibraryClient
-from shared.providers.quota import MemoryQuotaStore, PostgresQuotaStore
+from shared.providers.quota import MemoryQuotaStore, PostgresQuotaStore, QuotaStore
 from shared.providers.wikidata import WikidataClient
 from shared.settings import Settings
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse, NotFound
-from shared.providers.http import HttpTransport, ProviderSpec, spec_from_block
+from shared.providers.http import HttpTransport
 from shared.providers.models import BookRecord, Covers, ExternalIds
 from shared.providers.normalise import (
     JsonObject,
@@ -23,6 +23,7 @@ from shared.providers.normalise import (
     olid,
     valid_isbn13s,
 )
+from shared.providers.spec import ProviderSpec, spec_from_block
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

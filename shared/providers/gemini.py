@@ -11,10 +11,11 @@ from pydantic import SecretStr
 
 from shared.providers.errors import MalformedResponse, RequestRejected
 from shared.providers.google_errors import classify_google
-from shared.providers.http import Credential, HttpTransport, ProviderSpec, spec_from_block
+from shared.providers.http import HttpTransport
 from shared.providers.llm import BOOK_LIST_SCHEMA, parse_answer_text, to_gemini_schema
 from shared.providers.models import LLMBook
 from shared.providers.quota import PACIFIC
+from shared.providers.spec import Credential, ProviderSpec, spec_from_block
 from shared.settings import Settings
 
 PROVIDER = "gemini"

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse, NotFound
 from shared.providers.google_errors import classify_google
-from shared.providers.http import Credential, HttpTransport, ProviderSpec, spec_from_block
+from shared.providers.http import HttpTransport
 from shared.providers.models import BookRecord, Covers, ExternalIds
 from shared.providers.normalise import (
     JsonObject,
@@ -23,6 +23,7 @@ from shared.providers.normalise import (
     description_text,
     language_code,
 )
+from shared.providers.spec import Credential, ProviderSpec, spec_from_block
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

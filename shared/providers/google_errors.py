@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from shared.providers.http import Outcome, classify_status, json_body, parse_retry_after
+from shared.providers.outcomes import Outcome, classify_status, json_body, parse_retry_after
 
 _DAILY_REASONS = {"dailylimitexceeded", "dailylimitexceededunreg"}
 _RATE_REASONS = {"ratelimitexceeded", "userratelimitexceeded", "rate_limit_exceeded"}

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from importlib import metadata
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from shared.providers.errors import (
     DailyQuotaExhausted,
@@ -24,204 +22,14 @@ from shared.providers.errors import (
     RateLimited,
     RequestRejected,
 )
-from shared.settings import HttpSettings, ProviderSettings, Settings
+from shared.providers.outcomes import Classifier, Outcome, classify_status
+from shared.providers.quota import QuotaStore, next_midnight
+from shared.providers.spec import Clock, Credential, ProviderSpec, RetryPolicy, Sleep, utc_now
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
 _CREDENTIAL_EXTENSION = "alexandria.credential"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-# --- configuration -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderSpec:
-    """How to talk to one provider: where, how long to wait, how many at once, which quota."""
-
-    name: str
-    base_url: str
-    timeout_s: float
-    max_concurrency: int
-    # Reserve one call per attempt against this daily limit in the quota store (ISBNdb).
-    daily_limit: int | None = None
-    # Check the quota store for a day another replica marked exhausted (Google, Gemini).
-    shares_exhaustion: bool = False
-    # The time zone whose midnight resets the provider's daily quota.
-    quota_tz: tzinfo = UTC
-
-    def url(self, path: str) -> str:
-        return self.base_url.rstrip("/") + path
-
-
-def spec_from_block(
-    name: str,
-    block: ProviderSettings,
-    http: HttpSettings,
-    *,
-    timeout_s: float | None = None,
-    daily_limit: int | None = None,
-    shares_exhaustion: bool = False,
-    quota_tz: tzinfo = UTC,
-) -> ProviderSpec:
-    """One provider's spec from its settings block: its own concurrency cap under the HTTP-wide
-    one, the HTTP timeout unless the provider needs its own (LLMs, WDQS)."""
-    cap = http.max_concurrency
-    if block.max_concurrency is not None:
-        cap = min(cap, block.max_concurrency)
-    return ProviderSpec(
-        name=name,
-        base_url=block.base_url,
-        timeout_s=timeout_s or http.timeout_s,
-        max_concurrency=cap,
-        daily_limit=daily_limit,
-        shares_exhaustion=shares_exhaustion,
-        quota_tz=quota_tz,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Full-jitter exponential backoff; Retry-After beyond `retry_after_max_s` is not waited out."""
-
-    max_retries: int = 3
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    retry_after_max_s: float = 120.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(
-            max_retries=settings.http.max_retries,
-            backoff_base_s=settings.http.backoff_base_s,
-            backoff_max_s=settings.http.backoff_max_s,
-            retry_after_max_s=settings.http.retry_after_max_s,
-        )
-
-    def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)), so replicas spread out."""
-        return float(rng() * min(self.backoff_max_s, self.backoff_base_s * (2**attempt)))
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """An API key and where the API expects it. Injected on the wire only, never on logged URLs."""
-
-    secret: SecretStr
-    header: str | None = None
-    param: str | None = None
-    prefix: str = ""
-
-    @classmethod
-    def in_header(cls, secret: SecretStr, header: str, prefix: str = "") -> Credential:
-        return cls(secret=secret, header=header, prefix=prefix)
-
-    @classmethod
-    def in_query(cls, secret: SecretStr, param: str) -> Credential:
-        return cls(secret=secret, param=param)
-
-
-# --- classification ------------------------------------------------------------------------------
-
-OutcomeKind = Literal[
-    "ok", "not_found", "rejected", "retry", "rate_limited", "daily_quota", "malformed"
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a response means for the caller; produced by a provider's (pure) classifier."""
-
-    kind: OutcomeKind
-    detail: str = ""
-    retry_after_s: float | None = None
-    reset_at: datetime | None = None
-    # A rate limit that outlasts every retry means the daily quota is gone (ISBNdb's one 429).
-    daily_if_persistent: bool = False
-
-
-OK = Outcome("ok")
-Classifier = Callable[[httpx.Response, datetime], Outcome]
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date; None if absent/garbled."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def json_body(response: httpx.Response) -> Any:
-    """The response JSON, or None when the body is not JSON (error pages are often HTML)."""
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def classify_status(response: httpx.Response, now: datetime) -> Outcome:
-    """The default meaning of a status code; providers refine 429/403 with their bodies."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return OK
-    if status == 404:
-        return Outcome("not_found", "not found (404)")
-    if status == 429:
-        return Outcome(
-            "rate_limited",
-            "rate limited (429)",
-            parse_retry_after(response.headers.get("Retry-After"), now),
-        )
-    if status in (408, 425) or status >= 500:
-        return Outcome(
-            "retry",
-            f"server error ({status})",
-            parse_retry_after(response.headers.get("Retry-After"), now),
-        )
-    return Outcome("rejected", f"request rejected ({status})")
-
-
-# --- quota hook ----------------------------------------------------------------------------------
-
-
-class QuotaStore(Protocol):
-    """Daily call budgets shared by every replica (see shared.providers.quota)."""
-
-    async def reserve(self, provider: str, limit: int, n: int = 1, *, tz: tzinfo = UTC) -> int:
-        """Count n calls for today or raise DailyQuotaExhausted; returns today's total."""
-        ...
-
-    async def exhausted_until(self, provider: str, *, tz: tzinfo = UTC) -> datetime | None:
-        """The reset time if today is marked exhausted, else None."""
-        ...
-
-    async def mark_exhausted(self, provider: str, *, tz: tzinfo = UTC) -> datetime:
-        """Record that the provider refused us for the rest of its day; returns the reset time."""
-        ...
-
-
-def next_midnight(now: datetime, tz: tzinfo) -> datetime:
-    """The next midnight in `tz` after `now`, in UTC: when a daily quota resets."""
-    local = now.astimezone(tz)
-    day_start = datetime(local.year, local.month, local.day, tzinfo=tz)
-    tomorrow = datetime.fromordinal(day_start.toordinal() + 1).replace(tzinfo=tz)
-    return tomorrow.astimezone(UTC)
 
 
 # --- transport -----------------------------------------------------------------------------------

@@ -15,15 +15,7 @@ from pydantic import SecretStr
 
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse, NotFound, RequestRejected
-from shared.providers.http import (
-    Credential,
-    HttpTransport,
-    Outcome,
-    ProviderSpec,
-    classify_status,
-    json_body,
-    spec_from_block,
-)
+from shared.providers.http import HttpTransport
 from shared.providers.models import BookRecord, Covers
 from shared.providers.normalise import (
     JsonObject,
@@ -35,6 +27,8 @@ from shared.providers.normalise import (
     language_code,
     valid_isbn13s,
 )
+from shared.providers.outcomes import Outcome, classify_status, json_body
+from shared.providers.spec import Credential, ProviderSpec, spec_from_block
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

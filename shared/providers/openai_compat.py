@@ -12,17 +12,11 @@ import httpx
 from pydantic import SecretStr
 
 from shared.providers.errors import MalformedResponse
-from shared.providers.http import (
-    Credential,
-    HttpTransport,
-    Outcome,
-    ProviderSpec,
-    classify_status,
-    json_body,
-    spec_from_block,
-)
+from shared.providers.http import HttpTransport
 from shared.providers.llm import BOOK_LIST_SCHEMA, parse_answer_text
 from shared.providers.models import LLMBook
+from shared.providers.outcomes import Outcome, classify_status, json_body
+from shared.providers.spec import Credential, ProviderSpec, spec_from_block
 from shared.settings import Settings
 
 # A base that already ends in the API version (`.../v1`, Gemini's `.../openai`) gets only the

@@ -9,7 +9,7 @@ from typing import Any
 
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse
-from shared.providers.http import HttpTransport, ProviderSpec, spec_from_block
+from shared.providers.http import HttpTransport
 from shared.providers.models import AuthorRecord, BookRecord, Covers, ExternalIds, WorkRecord
 from shared.providers.normalise import (
     JsonObject,
@@ -24,6 +24,7 @@ from shared.providers.normalise import (
     unwrap_text,
     valid_isbn13s,
 )
+from shared.providers.spec import ProviderSpec, spec_from_block
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

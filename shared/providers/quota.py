@@ -5,12 +5,38 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from shared.providers.errors import DailyQuotaExhausted
-from shared.providers.http import Clock, next_midnight, utc_now
+from shared.providers.spec import Clock, utc_now
+
+
+class QuotaStore(Protocol):
+    """Daily call budgets shared by every replica (see shared.providers.quota)."""
+
+    async def reserve(self, provider: str, limit: int, n: int = 1, *, tz: tzinfo = UTC) -> int:
+        """Count n calls for today or raise DailyQuotaExhausted; returns today's total."""
+        ...
+
+    async def exhausted_until(self, provider: str, *, tz: tzinfo = UTC) -> datetime | None:
+        """The reset time if today is marked exhausted, else None."""
+        ...
+
+    async def mark_exhausted(self, provider: str, *, tz: tzinfo = UTC) -> datetime:
+        """Record that the provider refused us for the rest of its day; returns the reset time."""
+        ...
+
+
+def next_midnight(now: datetime, tz: tzinfo) -> datetime:
+    """The next midnight in `tz` after `now`, in UTC: when a daily quota resets."""
+    local = now.astimezone(tz)
+    day_start = datetime(local.year, local.month, local.day, tzinfo=tz)
+    tomorrow = datetime.fromordinal(day_start.toordinal() + 1).replace(tzinfo=tz)
+    return tomorrow.astimezone(UTC)
+
 
 # Google documents that Gemini's requests-per-day reset at midnight Pacific time.
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -14,15 +14,11 @@ import httpx
 
 from shared import isbn as isbn_lib
 from shared.providers.errors import MalformedResponse, ProviderUnavailable, RequestRejected
-from shared.providers.http import (
-    HttpTransport,
-    Outcome,
-    ProviderSpec,
-    classify_status,
-    spec_from_block,
-)
+from shared.providers.http import HttpTransport
 from shared.providers.models import WikidataFacts
 from shared.providers.normalise import valid_isbn13s
+from shared.providers.outcomes import Outcome, classify_status
+from shared.providers.spec import ProviderSpec, spec_from_block
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

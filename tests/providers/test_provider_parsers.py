@@ -13,7 +13,6 @@ from shared.providers import openlibrary as ol
 from shared.providers import wikidata as wd
 from shared.providers.errors import MalformedResponse, NotFound, RequestRejected
 from shared.providers.google_errors import classify_google
-from shared.providers.http import classify_status, next_midnight, parse_retry_after
 from shared.providers.normalise import (
     as_int,
     as_str_list,
@@ -21,6 +20,8 @@ from shared.providers.normalise import (
     language_code,
     strip_html,
 )
+from shared.providers.outcomes import classify_status, parse_retry_after
+from shared.providers.quota import next_midnight
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 
