@@ -3,9 +3,10 @@
 Kafka-to-Kafka services are exactly-once: the events a batch produces, its dead letters and the
 consumed offsets are committed in one Kafka transaction, so a crash aborts half-done work
 instead of duplicating it (downstream consumers read `read_committed`). Nothing is skipped
-silently: an undecodable message or an event the handler rejects goes to the dead-letter topic
-with the reason; a transient failure (broker, database or API down) aborts the transaction and
-retries the batch with backoff; an unexpected error isolates the event that caused it.
+silently: an undecodable message, an event of a type the service does not accept, or one the
+handler rejects goes to the dead-letter topic with the reason; a transient failure (broker,
+database or API down) aborts the transaction and retries the batch with backoff; an unexpected
+error isolates the event that caused it.
 This replaces faust's agents, whose acking (on raise, in `take()`'s finally, for messages
 skipped across a rebalance) cannot give these guarantees (docs/architecture.md §8).
 """
@@ -72,6 +73,7 @@ class WorkerSpec:
     service: str
     topics: Sequence[str]
     handle: Handler  # publishes its outputs with the producer it is given; returns rejects
+    accepts: tuple[type[Event], ...] | None = None  # event types `handle` gets (None: every type)
     max_batch: int = 100
     max_wait_s: float = 0.0  # wait up to this long to fill a batch (the enricher's flush time)
     retry_backoff_s: tuple[float, float] = (0.5, 30.0)
@@ -173,7 +175,8 @@ class Worker:
         for group in groups:
             async with self.producer.transaction():
                 incoming = [i for r in group if (i := await self._decode(r)) is not None]
-                rejects = await self._handle(incoming, isolated=isolate)
+                accepted, unhandled = sort_accepted(self.spec, incoming)
+                rejects = [*unhandled, *await self._handle(accepted, isolated=isolate)]
                 for reject in rejects:
                     await self._dead_letter(reject.incoming.record, Rejected(reject.reason))
                 await self.producer.send_offsets(next_offsets(group), self.group_id)
@@ -215,6 +218,24 @@ class Worker:
 
 class _HandlerBug(Exception):
     """An unexpected (non-transient) handler error in a batch of several events."""
+
+
+def sort_accepted(
+    spec: WorkerSpec, incoming: Sequence[Incoming]
+) -> tuple[list[Incoming], list[Reject]]:
+    """(the events the service handles, a reject for each event of a type it does not), in
+    order: the handler only ever sees the types in `spec.accepts`."""
+    if spec.accepts is None:
+        return list(incoming), []
+    accepted: list[Incoming] = []
+    unhandled: list[Reject] = []
+    for item in incoming:
+        if isinstance(item.event, spec.accepts):
+            accepted.append(item)
+        else:
+            reason = f"{spec.service} does not handle {type(item.event).__name__}"
+            unhandled.append(Reject(item, reason))
+    return accepted, unhandled
 
 
 def next_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
