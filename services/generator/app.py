@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from opentelemetry import trace
 
-from services.generator.logic import SYSTEM_INSTRUCTION, build_prompt
-from services.generator.outcome import Answer, generation_outcome
+from services.generator.fetch import LLM, ask, configured_llms
+from services.generator.logic import build_prompt, generation_outcome
 from shared.events import MonthScheduled
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
 from shared.months import InvalidMonth, validate_month_request
-from shared.providers import LLMProviders, ProviderError, build_llm_providers
-from shared.providers.models import LLMBook
+from shared.providers import build_llm_providers
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
 
@@ -27,46 +23,10 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("alexandria.generator")
 
 
-class BookSuggester(Protocol):
-    async def generate_books(self, prompt: str, *, system: str | None = None) -> list[LLMBook]: ...
-
-
-@dataclass(frozen=True)
-class LLM:
-    provider: str
-    model: str
-    client: BookSuggester
-
-
-def configured_llms(providers: LLMProviders) -> list[LLM]:
-    """Every LLM with credentials (or, for a local OpenAI-compatible server, a base URL)."""
-    clients = {
-        "gemini": providers.gemini,
-        "xai": providers.xai,
-        "openai_compat": providers.openai_compat,
-    }
-    return [LLM(name, c.model, c) for name, c in clients.items() if c is not None]
-
-
-async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
-    """One provider, bounded by its own timeout; a failure is an answer too."""
-    started = time.monotonic()
-    try:
-        books = await asyncio.wait_for(
-            llm.client.generate_books(prompt, system=SYSTEM_INSTRUCTION), timeout_s
-        )
-        result, error = tuple(books), None
-    except TimeoutError:
-        result, error = None, f"timed out after {timeout_s:.0f}s"
-    except ProviderError as exc:
-        result, error = None, f"{type(exc).__name__}: {exc}"
-    return Answer(llm.provider, llm.model, result, error, int((time.monotonic() - started) * 1000))
-
-
 class Generator:
-    def __init__(self, settings: Settings, llms: Sequence[LLM]) -> None:
-        self.settings = settings
+    def __init__(self, llms: Sequence[LLM], timeout_s: float) -> None:
         self.llms = llms
+        self.timeout_s = timeout_s
 
     async def handle(self, batch: Sequence[Incoming], producer: EventProducer) -> list[Reject]:
         results = await asyncio.gather(*(self._one(item, producer) for item in batch))
@@ -74,15 +34,14 @@ class Generator:
 
     async def _one(self, item: Incoming, producer: EventProducer) -> Reject | None:
         scheduled = item.event
-        if not isinstance(scheduled, MonthScheduled):
-            return Reject(item, f"generator does not handle {type(scheduled).__name__}")
+        assert isinstance(scheduled, MonthScheduled)  # the worker accepts nothing else
         try:
             validate_month_request(
                 scheduled.year,
                 scheduled.month,
                 scheduled.prompt_variant,
                 scheduled.batch_size,
-                datetime.now(UTC).date(),
+                scheduled.envelope.occurred_at.date(),
             )
         except InvalidMonth as exc:
             return Reject(item, f"impossible MonthScheduled: {exc}")
@@ -98,9 +57,7 @@ class Generator:
             prompt = build_prompt(
                 scheduled.year, scheduled.month, scheduled.prompt_variant, scheduled.batch_size
             )
-            answers = await asyncio.gather(
-                *(ask(llm, prompt, self.settings.llm.timeout_s) for llm in self.llms)
-            )
+            answers = await asyncio.gather(*(ask(llm, prompt, self.timeout_s) for llm in self.llms))
             outcome = generation_outcome(scheduled, answers, datetime.now(UTC))
             await producer.send(outcome, inject_headers())
             calls = ", ".join(
@@ -120,9 +77,13 @@ class Generator:
 async def run(settings: Settings) -> None:
     providers = build_llm_providers(settings)
     try:
-        generator = Generator(settings, configured_llms(providers))
+        generator = Generator(configured_llms(providers), settings.llm.timeout_s)
         spec = WorkerSpec(
-            "generator", [topic_for(settings, MonthScheduled)], generator.handle, max_batch=8
+            "generator",
+            [topic_for(settings, MonthScheduled)],
+            generator.handle,
+            accepts=(MonthScheduled,),
+            max_batch=8,
         )
         await run_worker(spec, settings)
     finally:

@@ -1,12 +1,20 @@
-"""Generator decisions: the month prompt, the answer schema, item parsing, cross-provider dedup."""
+"""Generator decisions: prompt, answer schema, item parsing, dedup, and the month's outcome."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from shared.events.generated import GeneratedBook
+from shared.events import (
+    BooksGenerated,
+    GeneratedBook,
+    LLMCall,
+    MonthGenerationFailed,
+    MonthScheduled,
+    derived_envelope,
+)
 from shared.months import PROMPT_VARIANTS
 from shared.providers.errors import MalformedResponse
 from shared.providers.llm import BOOK_LIST_SCHEMA, parse_llm_book, to_gemini_schema
@@ -28,9 +36,11 @@ __all__ = [
     "GEMINI_BOOK_LIST_SCHEMA",
     "SYSTEM_INSTRUCTION",
     "TITLE_DEDUP_THRESHOLD",
+    "Answer",
     "CandidateBook",
     "build_prompt",
     "dedup_books",
+    "generation_outcome",
     "in_requested_month",
     "parse_llm_books",
     "same_book",
@@ -257,3 +267,59 @@ def dedup_books(
     )
     merged = [_merge(cluster, provider_priority) for cluster in _clusters(members)]
     return sorted(_unique_ids(merged), key=lambda b: (b.book_id, b.title))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One provider's reply (or failure) for one month."""
+
+    provider: str
+    model: str
+    books: tuple[LLMBook, ...] | None  # None: the provider failed
+    error: str | None
+    duration_ms: int
+
+
+def generation_outcome(
+    scheduled: MonthScheduled, answers: Sequence[Answer], now: datetime
+) -> BooksGenerated | MonthGenerationFailed:
+    """Books of every provider that answered, deduplicated; a failure only if none answered."""
+    calls = [
+        LLMCall(
+            provider=a.provider,
+            model=a.model,
+            calls=1,
+            books_returned=len(a.books) if a.books is not None else 0,
+            duration_ms=a.duration_ms,
+            error=a.error,
+        )
+        for a in answers
+    ]
+    answered = {a.provider: list(a.books) for a in answers if a.books is not None}
+    if not answered:
+        reasons = "; ".join(f"{a.provider}: {a.error}" for a in answers) or "no LLM configured"
+        return MonthGenerationFailed(
+            envelope=derived_envelope(
+                MonthGenerationFailed,
+                scheduled.envelope,
+                producer="generator",
+                item="failed",
+                occurred_at=now,
+            ),
+            year=scheduled.year,
+            month=scheduled.month,
+            attempt=scheduled.attempt,
+            reason=f"every LLM failed ({reasons})",
+            provider_calls=calls,
+        )
+    return BooksGenerated(
+        envelope=derived_envelope(
+            BooksGenerated, scheduled.envelope, producer="generator", item="books", occurred_at=now
+        ),
+        year=scheduled.year,
+        month=scheduled.month,
+        prompt_variant=scheduled.prompt_variant,
+        attempt=scheduled.attempt,
+        books=dedup_books(answered),
+        provider_calls=calls,
+    )
