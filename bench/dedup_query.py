@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from bench.common import fresh_world, machine, percentile, stack_settings
-from services.resolver.known import known_rows
+from services.resolver.store import known_rows
 from shared.events import GeneratedBook
 from shared.settings import Settings
 

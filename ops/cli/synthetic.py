@@ -1,4 +1,4 @@
-"""`alexandria synthetic`: re-resolve synthetic works now, as the scheduler's timer does."""
+"""`alexandria synthetic`: re-resolve synthetic works now, as the resolver's timer does."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import asyncio
 
 import click
 
-from services.resolver.cascade import searches
-from services.resolver.upgrades import Summary, enhance
+from services.resolver.app import enhance
+from services.resolver.fetch import searches
+from services.resolver.logic.upgrades import Summary
 from shared.db.pool import create_pool
 from shared.kafka.producer import EventProducer
 from shared.providers import build_book_providers

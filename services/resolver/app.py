@@ -1,24 +1,35 @@
-"""The resolver service: BooksGenerated -> skip known books -> ISBN cascade -> ISBNResolved."""
+"""The resolver service: BooksGenerated -> skip known books -> ISBN cascade -> ISBNResolved, and
+the synthetic-upgrade job (on a timer next to the worker, or once from the CLI)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 from opentelemetry import trace
 
-from services.resolver.cascade import ProviderHealth, Search, run_cascade, searches
-from services.resolver.known import known_rows
-from services.resolver.logic import KnownRow, known_book_match, resolution_outcome
+from services.resolver.fetch import ProviderHealth, Search, run_cascade, searches
+from services.resolver.logic.resolution import KnownRow, known_book_match, resolution_outcome
+from services.resolver.logic.upgrades import (
+    Summary,
+    attempt_outcome,
+    isbndb_spent,
+    upgrade_events,
+)
+from services.resolver.store import PostgresKnownBooks, claim, load_candidates, record_attempt
 from shared.db.pool import create_pool
 from shared.events import BooksGenerated, GeneratedBook, ISBNResolved, derived_envelope
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
+from shared.months import month_problems
 from shared.providers import build_book_providers
+from shared.providers.quota import PostgresQuotaStore, next_midnight
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
 from shared.text import work_key_for
@@ -31,9 +42,15 @@ tracer = trace.get_tracer("alexandria.resolver")
 INCONCLUSIVE_RETRY_DELAYS_S = (2.0, 8.0)
 
 
+class KnownBooks(Protocol):
+    async def known_rows(self, books: Sequence[GeneratedBook]) -> dict[int, list[KnownRow]]:
+        """Candidate stored editions for each asked book (by index), for `known_book_match`."""
+        ...
+
+
 class Resolver:
-    def __init__(self, pool: asyncpg.Pool, search: dict[str, Search], concurrency: int) -> None:
-        self.pool = pool
+    def __init__(self, known: KnownBooks, search: dict[str, Search], concurrency: int) -> None:
+        self.known = known
         self.search = search
         self.health = ProviderHealth()
         self.limit = asyncio.Semaphore(concurrency)
@@ -42,13 +59,10 @@ class Resolver:
         rejects = []
         for item in batch:
             event = item.event
-            if not isinstance(event, BooksGenerated):
-                rejects.append(Reject(item, f"resolver does not handle {type(event).__name__}"))
-                continue
-            if not 1 <= event.month <= 12:
-                rejects.append(
-                    Reject(item, f"impossible BooksGenerated: month {event.month} is outside 1..12")
-                )
+            assert isinstance(event, BooksGenerated)  # the worker accepts nothing else
+            problems = month_problems(event.year, event.month, event.envelope.occurred_at.date())
+            if problems:
+                rejects.append(Reject(item, f"impossible BooksGenerated: {'; '.join(problems)}"))
                 continue
             with (
                 correlated(event.envelope.correlation_id),
@@ -74,7 +88,7 @@ class Resolver:
         return rejects
 
     async def resolve_all(self, event: BooksGenerated) -> list[ISBNResolved]:
-        candidates = await known_rows(self.pool, event.books)
+        candidates = await self.known.known_rows(event.books)
         return list(
             await asyncio.gather(
                 *(
@@ -136,15 +150,96 @@ class Resolver:
         )
 
 
+async def enhance(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    producer: EventProducer,
+    search: dict[str, Search],
+    limit: int,
+    now: datetime | None = None,
+) -> Summary:
+    """One synthetic-upgrade run: claim up to `limit` due works, resolve each with the cascade,
+    publish what resolved, record the outcome.
+
+    One work at a time: a background job should not compete with the backfill for the
+    providers' rate limits. ISBNdb is skipped when its shared daily quota is spent."""
+    now = now or datetime.now(UTC)
+    summary = Summary()
+    health = ProviderHealth()
+    if isbndb_spent(await PostgresQuotaStore(pool).state("isbndb"), settings.isbndb.daily_quota):
+        health.exhausted_until["isbndb"] = next_midnight(now, UTC)
+    retry_after = timedelta(days=settings.synthetic.retry_after_days)
+    keys = await claim(pool, limit, now, retry_after) if limit > 0 else []
+    summary.candidates = len(keys)
+    candidates = await load_candidates(pool, keys)
+    for key in set(keys) - {c.work_key for c in candidates}:
+        summary.skipped += 1
+        await record_attempt(pool, key, "unresolved", None)
+    for candidate in candidates:
+        attempts = await run_cascade(candidate.book, search, health)
+        resolution = resolution_outcome(attempts)
+        events = upgrade_events(candidate, resolution, attempts, now)
+        for event in events:
+            await producer.send(event, inject_headers())
+        outcome = attempt_outcome(resolution)
+        await record_attempt(pool, candidate.work_key, outcome, resolution.isbn13)
+        summary.count(outcome)
+        summary.events += len(events)
+        if events:
+            summary.upgraded.append(candidate.work_key)
+        summary.isbndb_skipped |= any(
+            a.provider == "isbndb" and a.status == "skipped_quota" for a in attempts
+        )
+    return summary
+
+
+async def run_timer(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    producer: EventProducer,
+    search: dict[str, Search],
+    stop: asyncio.Event,
+) -> None:
+    """Synthetic upgrades every SYNTHETIC_INTERVAL_S (first at start-up) until `stop`; a failed
+    run is logged and the next one tries again, so the job never takes the resolver down."""
+    if settings.synthetic.per_run == 0:
+        log.info("synthetic upgrades off (ALEXANDRIA_SYNTHETIC_PER_RUN=0)")
+        return
+    log.info("synthetic upgrades every %.0fs", settings.synthetic.interval_s)
+    while not stop.is_set():
+        try:
+            summary = await enhance(settings, pool, producer, search, settings.synthetic.per_run)
+            if summary.candidates:
+                log.info("synthetic upgrades: %s", summary.line())
+        except Exception:
+            log.exception("synthetic upgrade run failed; the next run will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.synthetic.interval_s)
+
+
 async def run(settings: Settings) -> None:
-    pool = await create_pool(settings, max_size=4)
+    """The worker, and the synthetic-upgrade timer beside it until the worker stops."""
+    pool = await create_pool(settings, max_size=6)  # 4 for the worker, 2 for the timer
     providers = build_book_providers(settings, pool)
     try:
-        resolver = Resolver(pool, searches(providers), settings.http.max_concurrency)
+        search = searches(providers)
+        resolver = Resolver(PostgresKnownBooks(pool), search, settings.http.max_concurrency)
         spec = WorkerSpec(
-            "resolver", [topic_for(settings, BooksGenerated)], resolver.handle, max_batch=4
+            "resolver",
+            [topic_for(settings, BooksGenerated)],
+            resolver.handle,
+            accepts=(BooksGenerated,),
+            max_batch=4,
         )
-        await run_worker(spec, settings)
+        # The timer publishes outside the worker's transactions, with a producer of its own.
+        async with EventProducer(settings) as upgrades:
+            stop = asyncio.Event()
+            timer = asyncio.create_task(run_timer(settings, pool, upgrades, search, stop))
+            try:
+                await run_worker(spec, settings)
+            finally:
+                stop.set()
+                await timer
     finally:
         await providers.aclose()
         await pool.close()

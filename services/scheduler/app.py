@@ -8,7 +8,6 @@ import logging
 
 import asyncpg
 
-from services.resolver.upgrades import run_timer
 from services.scheduler.store import claim_months, relay_outbox, requeue_stuck
 from shared.db.pool import create_pool
 from shared.events import Codec
@@ -45,7 +44,6 @@ async def run(settings: Settings) -> None:
     try:
         async with EventProducer(settings, Codec()) as producer:
             log.info("scheduler ticking every %.0fs", settings.scheduler.interval_s)
-            upgrades = asyncio.create_task(run_timer(settings, producer, stop))
             while not stop.is_set():
                 try:
                     await tick(settings, pool, producer)
@@ -55,6 +53,5 @@ async def run(settings: Settings) -> None:
                     )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), settings.scheduler.interval_s)
-            await upgrades
     finally:
         await pool.close()

@@ -128,7 +128,7 @@ async def test_synthetic_works_are_upgraded_in_place_once_a_week(pipeline, setti
         await db.close()
 
 
-async def test_the_scheduler_timer_upgrades_them_on_free_providers(pipeline, settings) -> None:
+async def test_the_resolver_timer_upgrades_them_on_free_providers(pipeline, settings) -> None:
     """With ISBNdb's daily quota spent, the timer still resolves through the free providers."""
     pipeline.knobs({p: {"coverage": 0} for p in BOOK_PROVIDERS})
     await pipeline.plan(MARCH)
@@ -143,14 +143,14 @@ async def test_the_scheduler_timer_upgrades_them_on_free_providers(pipeline, set
             "ON CONFLICT (provider, day) DO UPDATE SET exhausted_at = now()",
             datetime.now(UTC).date(),
         )
-        pipeline.kill("scheduler", signal.SIGTERM)
+        pipeline.kill("resolver", signal.SIGTERM)
         pipeline.env["ALEXANDRIA_SYNTHETIC_INTERVAL_S"] = "1"
-        pipeline.start("scheduler")  # the timer runs at start-up, then every second
+        pipeline.start("resolver")  # the timer runs at start-up, then every second
 
         deadline = time.monotonic() + 30
         done = "SELECT count(*) FROM synthetic_attempts WHERE outcome <> 'claimed'"
         while await db.fetchval(done) < len(before):
-            assert time.monotonic() < deadline, pipeline.logs("scheduler")
+            assert time.monotonic() < deadline, pipeline.logs("resolver")
             await asyncio.sleep(0.3)
         upgraded = {
             r["work_key"]
@@ -163,7 +163,7 @@ async def test_the_scheduler_timer_upgrades_them_on_free_providers(pipeline, set
         after = await works(db)
         assert set(after) == set(before)
         assert all(after[k]["completeness_score"] > 30 for k in upgraded)
-        assert "ISBNdb skipped (daily quota spent)" in pipeline.logs("scheduler", 200)
+        assert "ISBNdb skipped (daily quota spent)" in pipeline.logs("resolver", 200)
         records = await read_topic(
             settings, f"{settings.topics.prefix}.isbn-resolved", len(before) + len(upgraded)
         )

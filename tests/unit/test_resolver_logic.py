@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.resolver.logic import (
+from services.resolver.logic.resolution import (
     ACCEPT_THRESHOLD,
     CASCADE,
     Candidate,

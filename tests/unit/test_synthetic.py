@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.resolver.logic import Resolution
-from services.resolver.upgrades import (
-    Candidate,
+from services.resolver.logic.resolution import Resolution
+from services.resolver.logic.upgrades import (
     Origin,
+    UpgradeCandidate,
     attempt_outcome,
     book_from_metadata,
     isbndb_spent,
@@ -63,7 +63,7 @@ def test_an_outage_is_not_an_attempt_outcome() -> None:
 
 def test_one_resolved_event_per_origin_month_with_stable_ids() -> None:
     origins = (Origin(2019, 1, "bk-1b", 18, "e1"), Origin(2019, 3, "bk-1", 20, "e2"))
-    candidate = Candidate("wk-1", BOOK, origins)
+    candidate = UpgradeCandidate("wk-1", BOOK, origins)
     events = upgrade_events(candidate, RESOLVED, ATTEMPTS, NOW)
     assert [(e.year, e.month, e.book.book_id) for e in events] == [
         (2019, 1, "bk-1b"),
@@ -88,6 +88,6 @@ def test_one_resolved_event_per_origin_month_with_stable_ids() -> None:
 
 
 def test_nothing_is_published_for_an_unresolved_book() -> None:
-    candidate = Candidate("wk-1", BOOK, (Origin(2019, 1, "bk-1", 18, None),))
+    candidate = UpgradeCandidate("wk-1", BOOK, (Origin(2019, 1, "bk-1", 18, None),))
     unresolved = Resolution("unresolved", None, None, None, conclusive=True)
     assert upgrade_events(candidate, unresolved, ATTEMPTS[:1], NOW) == []

@@ -1,4 +1,4 @@
-"""The ISBN cascade's I/O: ask each provider in turn, turn every answer into an attempt."""
+"""The resolver's provider calls: each cascade provider's search, and the cascade over them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.resolver.logic import CASCADE, Candidate, judge_candidates, next_providers
+from services.resolver.logic.resolution import CASCADE, Candidate, judge_candidates, next_providers
 from shared import isbn as isbn_lib
 from shared.events import GeneratedBook, ResolutionAttempt
 from shared.providers import (

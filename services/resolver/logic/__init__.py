@@ -1,0 +1,1 @@
+"""The resolver's rules, pure (no I/O): resolving a book, and upgrading synthetic works."""
