@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.enricher.logic import (
+from services.enricher.logic.works import (
     ExistingWork,
     author_identities,
     author_key_for,

@@ -1,4 +1,4 @@
-"""The enricher's database side: the stored works an edition might belong to, in one query."""
+"""The enricher's PostgreSQL side: the stored works an edition might belong to, in one query."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.enricher.logic import WORK_MATCH_THRESHOLD, ExistingWork
+from services.enricher.logic.works import WORK_MATCH_THRESHOLD, ExistingWork
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,13 @@ async def candidate_works(
             )
         )
     return found
+
+
+class PostgresCandidateWorks:
+    """CandidateWorks on the projected tables."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def candidate_works(self, asked: Sequence[Asked]) -> dict[str, list[ExistingWork]]:
+        return await candidate_works(self.pool, asked)

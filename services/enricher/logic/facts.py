@@ -1,13 +1,22 @@
-"""Provider records -> the per-provider facts a MetadataFetched carries (pure)."""
+"""Provider records -> the per-provider facts, and the MetadataFetched that carries them."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
-from services.enricher.logic import author_identities
+from services.enricher.logic.works import ExistingWork, author_identities, decide_work
 from shared import isbn as isbn_lib
-from shared.events import AuthorFacts, EditionFacts, GeneratedBook, WorkFacts
+from shared.events import (
+    AuthorFacts,
+    EditionFacts,
+    GeneratedBook,
+    ISBNResolved,
+    MetadataFetched,
+    WorkFacts,
+    derived_envelope,
+)
 from shared.providers.models import BookRecord, WikidataFacts
 from shared.scores import edition_quality, work_quality
 
@@ -20,6 +29,9 @@ _MONTHS = {
 _ISO = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
+
+AUTHOR_SOURCES = ("isbndb", "google_books", "openlibrary")
+"""Where an edition's authors come from: the best source that lists any (then the LLM's)."""
 
 
 def normalise_date(text: str | None) -> str | None:
@@ -180,3 +192,53 @@ def author_facts(provider: str, names: Iterable[str]) -> list[AuthorFacts]:
         )
         for a in author_identities(list(names))
     ]
+
+
+def metadata_fetched(
+    resolved: ISBNResolved,
+    records: Sequence[BookRecord],
+    works: Sequence[ExistingWork],
+    *,
+    wikidata: WikidataFacts | None,
+    description: str | None,
+    timings: Mapping[str, int],
+    fetch_ms: int,
+    now: datetime,
+) -> MetadataFetched:
+    """One resolved ISBN's event: every provider's facts (the LLM's last), its authors from the
+    best source that lists any, and the work it joins among the stored `works`."""
+    isbn13 = resolved.isbn13 or ""
+    llm_edition, llm_work = llm_facts(resolved.book)
+    editions = [edition_facts(r, isbn13, timings.get(r.provider, 0)) for r in records]
+    work_facts = [work_facts_from_record(r, timings.get(r.provider, 0)) for r in records]
+    if wikidata is not None:
+        work_facts.append(work_facts_from_wikidata(wikidata, timings.get("wikidata", 0)))
+    if description is not None:
+        work_facts.append(
+            work_facts_from_description("archive", description, timings.get("archive", 0))
+        )
+    by_provider = {r.provider: r for r in records}
+    source = next(
+        (p for p in AUTHOR_SOURCES if by_provider.get(p) and by_provider[p].authors), None
+    )
+    authors = (
+        author_facts(source, by_provider[source].authors)
+        if source
+        else author_facts(llm_edition.provider, resolved.book.authors)
+    )
+    book = resolved.book
+    match = decide_work(isbn13, book.title, [a.name for a in authors] or book.authors, works)
+    return MetadataFetched(
+        envelope=derived_envelope(
+            MetadataFetched, resolved.envelope, producer="enricher", item=isbn13, occurred_at=now
+        ),
+        year=resolved.year,
+        month=resolved.month,
+        book_id=book.book_id,
+        isbn13=isbn13,
+        editions=[*editions, llm_edition],
+        works=[*work_facts, llm_work],
+        authors=authors,
+        work_match=match,
+        fetch_ms=fetch_ms,
+    )

@@ -1,0 +1,112 @@
+"""The enricher's provider calls: every metadata provider for one batch of ISBNs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from shared.events import ISBNResolved
+from shared.providers import BookProviders, DailyQuotaExhausted, NotFound, ProviderError
+from shared.providers.models import BookRecord, WikidataFacts
+from shared.similarity import match_score
+from shared.telemetry import PROVIDER_CALLS
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ARCHIVE_MATCH = 0.8
+
+
+@dataclass
+class Fetched:
+    """Everything fetched for one batch, keyed by ISBN-13, with each provider's time."""
+
+    records: dict[str, list[BookRecord]]
+    wikidata: dict[str, WikidataFacts]
+    descriptions: dict[str, str]
+    timings: dict[str, int]
+
+
+async def timed(provider: str, call: Awaitable[T], default: T, timings: dict[str, int]) -> T:
+    """Run one provider call; a provider failure costs its data, not the batch."""
+    started = time.monotonic()
+    try:
+        result = await call
+        PROVIDER_CALLS.labels(provider, "ok").inc()
+        return result
+    except DailyQuotaExhausted:
+        PROVIDER_CALLS.labels(provider, "quota").inc()
+        log.warning("%s daily quota spent: continuing on free sources", provider)
+        return default
+    except NotFound:
+        return default
+    except ProviderError as exc:
+        PROVIDER_CALLS.labels(provider, "error").inc()
+        log.warning("%s failed for a batch: %s", provider, exc)
+        return default
+    finally:
+        timings[provider] = timings.get(provider, 0) + int((time.monotonic() - started) * 1000)
+
+
+class ProviderMetadata:
+    """MetadataSource over the provider clients: batch calls at once, per-ISBN calls bounded."""
+
+    def __init__(self, providers: BookProviders, concurrency: int) -> None:
+        self.providers = providers
+        self.limit = asyncio.Semaphore(concurrency)
+
+    async def fetch(self, isbns: Sequence[str], by_isbn: Mapping[str, ISBNResolved]) -> Fetched:
+        timings: dict[str, int] = {}
+        p = self.providers
+        asked = list(isbns)
+        isbndb, openlibrary, wikidata = await asyncio.gather(
+            timed("isbndb", p.isbndb.books_batch(asked), {}, timings),
+            timed("openlibrary", p.openlibrary.books_batch(asked), {}, timings),
+            timed("wikidata", p.wikidata.facts_for_isbns(asked), {}, timings),
+        )
+        missing = [i for i in asked if i not in isbndb]
+        google = await asyncio.gather(
+            *(
+                self._limited(timed("google_books", p.google_books.by_isbn(i), None, timings))
+                for i in missing
+            )
+        )
+        descriptions = await asyncio.gather(
+            *(self._limited(self._archive_description(by_isbn[i], timings)) for i in asked)
+        )
+        records: dict[str, list[BookRecord]] = {i: [] for i in asked}
+        for source in (isbndb, openlibrary, dict(zip(missing, google, strict=True))):
+            for isbn, record in source.items():
+                if record is not None and isbn in records:
+                    records[isbn].append(record)
+        return Fetched(
+            records,
+            wikidata,
+            {i: d for i, d in zip(asked, descriptions, strict=True) if d},
+            timings,
+        )
+
+    async def _limited(self, call: Awaitable[T]) -> T:
+        async with self.limit:
+            return await call
+
+    async def _archive_description(
+        self, resolved: ISBNResolved, timings: dict[str, int]
+    ) -> str | None:
+        """Internet Archive's description of the book, when its item really is this book."""
+        book = resolved.book
+        author = book.authors[0] if book.authors else ""
+        hits = await timed(
+            "archive", self.providers.archive.search(book.title, author or None), [], timings
+        )
+        for hit in hits:
+            if hit.description and (
+                resolved.isbn13 == hit.isbn13
+                or match_score(book, hit.title, hit.subtitle, hit.authors) >= ARCHIVE_MATCH
+            ):
+                return hit.description
+        return None

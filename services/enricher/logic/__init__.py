@@ -1,0 +1,1 @@
+"""The enricher's rules, pure (no I/O): which work an edition joins, and the facts it carries."""
