@@ -149,3 +149,38 @@ async def test_a_handler_bug_is_isolated_to_its_event(settings, inputs) -> None:
         for r in await read_topic(settings, topic_for(settings, DeadLetter), 2, 5)
     ]
     assert any(d.reason == "handler error: KeyError: 'boom'" for d in letters)
+
+
+async def test_an_event_type_the_service_does_not_accept_is_dead_lettered_unhandled(
+    settings, inputs
+) -> None:
+    handled: list[Incoming] = []
+
+    async def handle(batch: Sequence[Incoming], producer: EventProducer) -> Sequence[Reject]:
+        handled.extend(batch)
+        return ()
+
+    spec = WorkerSpec(
+        "picky",
+        [topic_for(settings, MonthScheduled)],
+        handle,
+        accepts=(MonthGenerationFailed,),
+        max_batch=10,
+        max_wait_s=0.5,
+    )
+    async with EventProducer(settings, transactional_id=f"{settings.topics.prefix}-t4") as prod:
+        worker = Worker(spec, settings, prod)
+
+        async def done() -> bool:
+            return len(await read_topic(settings, topic_for(settings, DeadLetter), 4, 0.5)) >= 4
+
+        await run_until(worker, done)
+    assert handled == []
+    letters = [
+        Codec().decode(r.value)
+        for r in await read_topic(settings, topic_for(settings, DeadLetter), 4, 5)
+    ]
+    assert sorted(d.reason for d in letters if isinstance(d, DeadLetter)) == [
+        "not Avro single-object encoding (expected marker C3 01 and an 8-byte fingerprint)",
+        *["picky does not handle MonthScheduled"] * 3,
+    ]
