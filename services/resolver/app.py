@@ -1,5 +1,4 @@
-"""The resolver service: BooksGenerated -> skip known books -> ISBN cascade -> ISBNResolved, and
-the synthetic-upgrade job (on a timer next to the worker, or once from the CLI)."""
+"""The resolver: BooksGenerated -> known books, ISBN cascade -> ISBNResolved; synthetic upgrades."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Enricher decisions: ISBN batching policy, author identities, and which work an edition joins."""
+"""Enricher decisions: author identities, and which work an edition joins."""
 
 from __future__ import annotations
 
