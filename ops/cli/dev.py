@@ -9,6 +9,7 @@ import time
 import click
 
 from ops.devstack import services_proc
+from ops.devstack.processes import StackError
 from ops.devstack.stack import COMPONENTS, stack_env
 from shared.db.migrate import apply_migrations
 from shared.kafka.topics import create_topics
@@ -68,9 +69,18 @@ def down() -> None:
     settings = local_settings()
     for service in services_proc.stop(settings.dev.state_dir):
         click.echo(f"{service:<11} stopped")
+    failed = []
     for component in reversed(COMPONENTS):
-        stopped = component.stop(settings)
+        try:
+            stopped = component.stop(settings)
+        except StackError as exc:
+            failed.append(component.name)
+            click.echo(f"{component.name:<11} FAILED to stop: {exc}", err=True)
+            continue
         click.echo(f"{component.name:<11} {'stopped' if stopped else 'was not running'}")
+    if failed:
+        click.echo(f"not stopped: {', '.join(failed)}; run `alexandria dev down` again", err=True)
+        raise click.exceptions.Exit(1)
 
 
 @dev.command()

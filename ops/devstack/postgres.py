@@ -186,14 +186,38 @@ def start(settings: Settings) -> str:
 
 
 def stop(settings: Settings) -> bool:
+    """Fast shutdown, waited for; returns whether it was running. Raises StackError when the
+    server is still up afterwards (pg_ctl's own wait can run out on a loaded machine: the
+    postmaster is then waited for as long again, and only then is the failure reported)."""
     pp = paths(settings)
     bindir = find_bindir()
-    if bindir is None or not (pp.data / "postmaster.pid").exists():
+    pid_file = pp.data / "postmaster.pid"
+    if bindir is None or not pid_file.exists():
         return False
-    subprocess.run(
-        as_server_user([str(bindir / "pg_ctl"), "-D", str(pp.data), "-m", "fast", "-w", "stop"]),
+    timeout_s = settings.dev.start_timeout_s
+    command = [str(bindir / "pg_ctl"), "-D", str(pp.data), "-m", "fast", "-w"]
+    result = subprocess.run(
+        as_server_user([*command, "-t", str(int(timeout_s)), "stop"]),
         capture_output=True,
         text=True,
         check=False,
     )
+    if result.returncode == 0:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while _postmaster_alive(pid_file) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _postmaster_alive(pid_file):
+        raise processes.failure(
+            "PostgreSQL", f"did not stop ({result.stderr.strip() or result.stdout.strip()})", pp.log
+        )
     return True
+
+
+def _postmaster_alive(pid_file: Path) -> bool:
+    """The postmaster named in postmaster.pid (its first line) still runs."""
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
+        return False
+    return processes.is_alive(pid)

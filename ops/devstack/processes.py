@@ -75,6 +75,11 @@ def stop(pid_file: Path, timeout_s: float = 30.0) -> bool:
         time.sleep(0.1)
     if is_alive(pid):
         os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and is_alive(pid):
+            time.sleep(0.1)
+        if is_alive(pid):
+            raise StackError(f"process {pid} ({pid_file.name}) survived SIGKILL")
     pid_file.unlink(missing_ok=True)
     return True
 

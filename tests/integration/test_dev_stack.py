@@ -75,3 +75,28 @@ def test_up_twice_status_env_down(isolated_env: dict[str, str]) -> None:
     after = alexandria(isolated_env, "dev", "status")
     assert after.returncode == 1
     assert after.stdout.count(" down ") == 3
+
+
+def test_down_reports_a_postgresql_that_would_not_stop(
+    isolated_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A postmaster that ignores pg_ctl's stop: `dev down` says so and exits 1, never
+    "stopped" (the stand-in ignores SIGINT, as a server busy shutting down would seem to)."""
+    data = tmp_path / "state" / "postgres" / "data"
+    data.mkdir(parents=True)
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(2, 1); time.sleep(120)"]
+    )
+    try:
+        (data / "postmaster.pid").write_text(f"{stubborn.pid}\n{data}\n")
+        (data / "PG_VERSION").write_text("15\n")
+        down = alexandria({**isolated_env, "ALEXANDRIA_DEV_START_TIMEOUT_S": "1"}, "dev", "down")
+        assert down.returncode == 1, down.stdout + down.stderr
+        assert "postgresql  FAILED to stop" in down.stderr
+        assert "postgresql  stopped" not in down.stdout
+        assert "kafka       was not running" in down.stdout
+        assert stubborn.poll() is None  # it really was left running, as reported
+    finally:
+        stubborn.kill()
+        stubborn.wait()
+        (data / "postmaster.pid").unlink(missing_ok=True)
