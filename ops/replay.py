@@ -19,8 +19,8 @@ import asyncpg
 from aiokafka import TopicPartition
 
 from services.projector.app import consumer_name, projected_topics
-from services.projector.fold import Record
-from services.projector.months import MonthRules
+from services.projector.logic.events import Positioned
+from services.projector.logic.months import MonthRules
 from services.projector.store import apply_batch
 from shared.db.migrate import apply_migrations
 from shared.events import Codec, CodecError
@@ -51,7 +51,7 @@ KEYS = {
     "backfill_log": ("year", "month"),
     "month_books": ("year", "month", "book_id"),
 }
-NOT_PROJECTED = {"backfill_log": ("id", "updated_at", "next_attempt_at", "last_retry_at")}
+UNCOMPARED_COLUMNS = {"backfill_log": ("id", "updated_at", "next_attempt_at", "last_retry_at")}
 
 Progress = Callable[[int, int], None]  # (events done, events total)
 
@@ -186,7 +186,7 @@ async def _fold_topics(
         await consumer.seek_to_beginning(*wanted)
         while wanted:
             batch = await consumer.getmany(*wanted, timeout_ms=1000, max_records=BATCH)
-            records: list[Record] = []
+            records: list[Positioned] = []
             for tp, messages in batch.items():
                 for message in messages:
                     if message.offset >= ends[tp]:
@@ -194,13 +194,13 @@ async def _fold_topics(
                     try:
                         kind, event = codec.decode_raw(message.value)
                         records.append(
-                            Record(
+                            Positioned(
                                 message.topic, message.partition, message.offset, kind.name, event
                             )
                         )
                     except CodecError:  # parked by the live consumer too: skip it the same way
                         records.append(
-                            Record.skipped(message.topic, message.partition, message.offset)
+                            Positioned.skipped(message.topic, message.partition, message.offset)
                         )
             if records:
                 await apply_batch(conn, name, records, rules=rules)
@@ -288,7 +288,7 @@ async def _projected_columns(conn: asyncpg.Connection, schema: str, table: str) 
         schema,
         table,
     )
-    skip = NOT_PROJECTED.get(table, ())
+    skip = UNCOMPARED_COLUMNS.get(table, ())
     return [quoted(r["column_name"]) for r in rows if r["column_name"] not in skip]
 
 

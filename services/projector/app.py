@@ -17,8 +17,8 @@ import asyncpg
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.projector.fold import Record
-from services.projector.months import MonthRules
+from services.projector.logic.events import Positioned
+from services.projector.logic.months import MonthRules
 from services.projector.store import LostRace, apply_batch, load_offsets
 from shared.db.pool import create_pool
 from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
@@ -122,10 +122,10 @@ class Projector:
             except CodecError as exc:
                 await self.dead_letter(message, exc)
                 # Parked: advance past it with the batch, so a restart does not park it again.
-                records.append(Record.skipped(message.topic, message.partition, message.offset))
+                records.append(Positioned.skipped(message.topic, message.partition, message.offset))
                 continue
             records.append(
-                Record(message.topic, message.partition, message.offset, event_type.name, event)
+                Positioned(message.topic, message.partition, message.offset, event_type.name, event)
             )
         attempt = 0
         while True:
@@ -166,7 +166,7 @@ class Projector:
             (time.monotonic() - started) * 1000,
         )
 
-    async def rewind_if_behind(self, records: list[Record]) -> list[Record]:
+    async def rewind_if_behind(self, records: list[Positioned]) -> list[Positioned]:
         """If the stored offsets moved under this consumer (the tables were swapped by
         `alexandria replay`), seek back to them and drop those partitions' records from this
         batch: the events in between must be applied to the new tables too."""

@@ -22,32 +22,14 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from services.projector.fold import (
-    BookKey,
-    Keys,
-    MonthKey,
-    Record,
-    Reject,
-    State,
-    fold,
-    keys_of,
-)
-from services.projector.merge import (
-    AUTHOR_RANKED,
-    EDITION_RANKED,
-    EMPTY_AUTHOR,
-    EMPTY_EDITION,
-    EMPTY_MONTH_BOOK,
-    EMPTY_WORK,
-    WORK_RANKED,
-    Row,
-    adopt_legacy,
-    derive_author,
-    derive_edition,
-    derive_work,
-    work_author_rows,
-)
-from services.projector.months import MONTH_COLUMNS, MonthRules
+from services.projector.logic.authors import EMPTY_AUTHOR, adopt_author
+from services.projector.logic.editions import EMPTY_EDITION, adopt_edition
+from services.projector.logic.events import BookKey, MonthKey, Positioned
+from services.projector.logic.fold import FoldReject, Keys, State, fold, keys_of
+from services.projector.logic.merging import Row
+from services.projector.logic.month_books import EMPTY_MONTH_BOOK
+from services.projector.logic.months import MONTH_COLUMNS, MonthRules
+from services.projector.logic.works import EMPTY_WORK, adopt_work, work_author_rows
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 MAX_ATTEMPTS = 5
@@ -96,7 +78,7 @@ class BatchResult:
 
     applied: int
     skipped: int
-    rejects: list[Reject] = field(default_factory=list)
+    rejects: list[FoldReject] = field(default_factory=list)
     written: Mapping[str, int] = field(default_factory=dict)
     log_rows: int = 0
 
@@ -143,7 +125,7 @@ async def load_offsets(
 async def apply_batch(
     db: asyncpg.Pool | asyncpg.Connection,
     consumer_name: str,
-    records: Sequence[Record],
+    records: Sequence[Positioned],
     *,
     rules: MonthRules | None = None,
 ) -> BatchResult:
@@ -155,7 +137,7 @@ async def apply_batch(
 
 
 async def _apply_with_retries(
-    conn: Conn, consumer: str, records: Sequence[Record], rules: MonthRules | None
+    conn: Conn, consumer: str, records: Sequence[Positioned], rules: MonthRules | None
 ) -> BatchResult:
     if conn.is_in_transaction():
         raise ValueError("apply_batch runs its own transaction; call it outside one")
@@ -171,7 +153,7 @@ async def _apply_with_retries(
 
 
 async def _apply(
-    conn: Conn, consumer: str, records: Sequence[Record], rules: MonthRules
+    conn: Conn, consumer: str, records: Sequence[Positioned], rules: MonthRules
 ) -> BatchResult:
     partitions = sorted({(r.topic, r.partition) for r in records})
     if not partitions:
@@ -223,7 +205,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-async def _save_offsets(conn: Conn, consumer: str, records: Iterable[Record]) -> None:
+async def _save_offsets(conn: Conn, consumer: str, records: Iterable[Positioned]) -> None:
     last: dict[tuple[str, int], int] = {}
     for r in records:
         key = (r.topic, r.partition)
@@ -295,16 +277,10 @@ async def _load(conn: Conn, keys: Keys) -> tuple[State, _Originals]:
             [b[1] for b in wanted_books],
             [b[2] for b in wanted_books],
         )
-    editions = {
-        r["isbn"]: derive_edition(adopt_legacy(r, EDITION_RANKED, True))
-        for r in await _fetch_keyed(conn, EDITIONS, keys.isbns)
-    }
-    works = {
-        r["work_key"]: derive_work(adopt_legacy(r, WORK_RANKED, True))
-        for r in await _fetch_keyed(conn, WORKS, keys.work_keys)
-    }
+    editions = {r["isbn"]: adopt_edition(r) for r in await _fetch_keyed(conn, EDITIONS, keys.isbns)}
+    works = {r["work_key"]: adopt_work(r) for r in await _fetch_keyed(conn, WORKS, keys.work_keys)}
     authors = {
-        r["author_key"]: derive_author(adopt_legacy(r, AUTHOR_RANKED, False))
+        r["author_key"]: adopt_author(r)
         for r in await _fetch_keyed(conn, AUTHORS, keys.author_keys)
     }
     originals = _Originals(

@@ -14,14 +14,18 @@ import asyncpg
 import pytest
 
 from services.projector import store
-from services.projector.fold import Record, State, fold
-from services.projector.merge import EMPTY_AUTHOR, EMPTY_EDITION, EMPTY_MONTH_BOOK, EMPTY_WORK
-from services.projector.months import MONTH_COLUMNS
+from services.projector.logic.authors import EMPTY_AUTHOR
+from services.projector.logic.editions import EMPTY_EDITION
+from services.projector.logic.events import Positioned
+from services.projector.logic.fold import State, fold
+from services.projector.logic.month_books import EMPTY_MONTH_BOOK
+from services.projector.logic.months import MONTH_COLUMNS
+from services.projector.logic.works import EMPTY_WORK
 from services.projector.store import apply_batch, load_offsets
 from shared.events.generated import Event
 from shared.settings import Settings
 from tests.conftest import _temporary_database
-from tests.unit.test_fold import (
+from tests.unit.projector_builders import (
     ISBN_A,
     ISBN_B,
     ISBN_C,
@@ -226,7 +230,7 @@ async def test_redelivery_applies_nothing_twice(db: asyncpg.Pool) -> None:
     assert await load_offsets(db, CONSUMER) == {("t", 0): 2 * len(batch)}
 
 
-async def _apply_in_batches(db: asyncpg.Pool, batch: Sequence[Record], size: int) -> None:
+async def _apply_in_batches(db: asyncpg.Pool, batch: Sequence[Positioned], size: int) -> None:
     for start in range(0, len(batch), size):
         result = await apply_batch(db, CONSUMER, batch[start : start + size])
         assert result.rejects == []
@@ -311,7 +315,7 @@ async def test_rejected_events_do_not_poison_the_batch(db: asyncpg.Pool) -> None
     good = fetched(ISBN_A, 1, [edition(title="Normal People")])
     bad_isbn = fetched("9780571334651", 2, [edition()])
     bad_month = scheduled(3, month=12).model_copy(update={"month": 13})
-    undecodable = Record.skipped("t", 0, 3)  # dead-lettered by the caller before the batch
+    undecodable = Positioned.skipped("t", 0, 3)  # dead-lettered by the caller before the batch
     batch = [*records([bad_isbn, good, bad_month]), undecodable]
     result = await apply_batch(db, CONSUMER, batch)
     assert [r.record.offset for r in result.rejects] == [0, 2]

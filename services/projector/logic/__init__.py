@@ -1,0 +1,1 @@
+"""The projector's rules, pure (no I/O): one module per table on shared merge machinery."""
