@@ -95,7 +95,8 @@ def _keys_of_one(record: Positioned) -> tuple[list[tuple[str, Any]], MonthKey | 
             keys.append(("work", resolution.work_key))
         return keys, resolution.month
     if record.kind in HANDLERS and record.kind not in UNPROJECTED_KINDS:
-        return [], parse_month_event(event)[2]
+        _event_id, _at, month_key = parse_month_event(event)
+        return [], month_key
     raise Invalid(f"no projection for event type {record.kind!r}")
 
 
@@ -143,7 +144,10 @@ def _log(
 
 def _month_row(state: State, key: MonthKey, at: datetime) -> Row:
     row = state.months.get(key)
-    return row if row is not None else month_rules.new_month(key[0], key[1], at)
+    if row is not None:
+        return row
+    year, month = key
+    return month_rules.new_month(year, month, at)
 
 
 def _set_month(state: State, key: MonthKey, row: Row) -> None:
@@ -214,8 +218,9 @@ def fold_metadata_fetched(state: State, event: Mapping[str, Any]) -> None:
     book_update = None
     if meta.located is not None:
         month_key, book_id = meta.located
-        book = enriched_book(month_key[0], month_key[1], book_id, event_id, at)
-        book_key = (month_key[0], month_key[1], book_id)
+        year, month_number = month_key
+        book = enriched_book(year, month_number, book_id, event_id, at)
+        book_key = (year, month_number, book_id)
         old_book = state.month_books.get(book_key)
         new_book = book if old_book is None else merge_month_book(old_book, book)
         month = month_rules.touched(_month_row(state, month_key, at), to_us(at))

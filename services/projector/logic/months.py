@@ -9,11 +9,11 @@ only its own books.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from services.projector.logic.merging import EPOCH, Entry, Row, from_us, max_opt, min_opt
 from services.projector.logic.month_books import NO_TALLY, Tally
@@ -24,6 +24,7 @@ CALL_COLUMNS = {"gemini": "gemini_calls", "xai": "xai_calls"}
 CENT = Decimal("0.01")
 # Of two settings, one from a MonthScheduled beats one from a BooksGenerated.
 SETTING_SCHEDULED, SETTING_GENERATED = 1, 0
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -253,16 +254,19 @@ def touched(row: Row, at_us: int) -> Row:
 # --- the row from the facts --------------------------------------------------------------------
 
 
+def _read(view: Callable[[Entry], V], stored: Entry | None) -> V | None:
+    return view(stored) if stored is not None else None
+
+
 def render(row: Row, rules: MonthRules) -> Row:
     """The month's columns from its facts; a month without facts is left as it is."""
     prov = row["provenance"]
     if not prov:
         return row
     out = dict(row)
-    stored = prov.get("scheduled"), prov.get("generated"), prov.get("failed")
-    sched = ScheduledEntry.of(stored[0]) if stored[0] is not None else None
-    gen = GeneratedEntry.of(stored[1]) if stored[1] is not None else None
-    fail = FailedEntry.of(stored[2]) if stored[2] is not None else None
+    sched = _read(ScheduledEntry.of, prov.get("scheduled"))
+    gen = _read(GeneratedEntry.of, prov.get("generated"))
+    fail = _read(FailedEntry.of, prov.get("failed"))
     book_count: int = prov.get("book_count", 0)
     tally = Tally.of(prov.get("tally") or NO_TALLY)
     total = max(gen.books if gen else 0, book_count, tally.decided)
