@@ -1,5 +1,5 @@
 """The projector service: folds every event topic into PostgreSQL, its offsets kept in the same
-transaction as its writes (ARCHITECTURE.md section 4).
+transaction as its writes (docs/architecture.md §3).
 
 Kafka only assigns partitions here (a consumer group, so replicas split them); nothing is
 committed to Kafka. On assignment each partition is sought to the next offset recorded in

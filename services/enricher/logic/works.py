@@ -81,7 +81,7 @@ def decide_work(
     isbn: str, title: str, authors: Sequence[str], existing: Sequence[ExistingWork]
 ) -> WorkMatch:
     """Which work this edition belongs to, recorded in the event so the projector need not
-    decide (ARCHITECTURE.md section 4).
+    decide (docs/architecture.md §6).
 
     1. A work that already holds this ISBN.
     2. The deterministic key of (main title, primary author), if it exists: typically the
