@@ -521,3 +521,9 @@ def test_dockerfile_builds_a_non_root_image() -> None:
     assert re.search(r"pip install --no-cache-dir .*\.", dockerfile)
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1].split(":")[0] == str(UID)
+    # Every package the project installs is in the image (the CLI lives in ops/).
+    pyproject = (REPO / "pyproject.toml").read_text()
+    packages = re.search(r"^include = \[(.*)\]", pyproject, re.M)
+    assert packages is not None
+    for package in re.findall(r'"(\w+)\*"', packages.group(1)):
+        assert re.search(rf"^COPY {package} \./{package}$", dockerfile, re.M), package
