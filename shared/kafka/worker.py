@@ -46,6 +46,9 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # A pooled connection left mid-operation when the server went away ("cannot switch to
+    # state 12; another operation is in progress", seen once in the PostgreSQL outage test).
+    asyncpg.InternalClientError,
 )
 
 
