@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from ops.calendar import MonthCell
+
 TABLES = (
     "enriched_editions",
     "enriched_works",
@@ -80,6 +82,23 @@ async def read_progress(conn: asyncpg.Connection | asyncpg.Pool) -> Progress:
         },
         failures=failures,
     )
+
+
+async def read_months(conn: asyncpg.Connection | asyncpg.Pool) -> list[MonthCell]:
+    """Every month of backfill_log, for the calendar (ops/calendar.py)."""
+    return [
+        MonthCell(
+            year=r["year"],
+            month=r["month"],
+            status=r["status"],
+            books_generated=r["books_generated"],
+            isbns_resolved=r["isbns_resolved"],
+        )
+        for r in await conn.fetch(
+            "SELECT year, month, status, books_generated, isbns_resolved FROM backfill_log "
+            "ORDER BY year DESC, month"
+        )
+    ]
 
 
 def progress_line(p: Progress) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 import click
 
-from ops.progress import Progress, read_progress, summary
+from ops.calendar import MonthCell, render_calendar
+from ops.progress import Progress, read_months, read_progress, summary
 from services.scheduler.app import tick
 from services.scheduler.store import plan_months
 from shared.db.pool import create_pool
@@ -66,14 +69,46 @@ async def _tick(settings: Settings) -> tuple[int, int]:
 
 
 @backfill.command()
-def status() -> None:
+@click.option(
+    "--calendar",
+    is_flag=True,
+    help="Draw the months as a year x month grid: status and resolution rate per month.",
+)
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour the calendar by status (auto: when stdout is a terminal and NO_COLOR is unset).",
+)
+def status(calendar: bool, color: str) -> None:
     """Months by status, books, ISBNs, synthetic works, rows per table and provider calls."""
-    click.echo(summary(asyncio.run(_progress(load_settings()))))
+    settings = load_settings()
+    if not calendar:
+        click.echo(summary(asyncio.run(_progress(settings))))
+        return
+    colored = use_color(color)
+    # click.echo drops ANSI codes when stdout is not a terminal unless told otherwise.
+    click.echo(render_calendar(asyncio.run(_months(settings)), color=colored), color=colored)
+
+
+def use_color(choice: str) -> bool:
+    if choice == "auto":
+        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return choice == "always"
 
 
 async def _progress(settings: Settings) -> Progress:
     pool = await create_pool(settings, max_size=1)
     try:
         return await read_progress(pool)
+    finally:
+        await pool.close()
+
+
+async def _months(settings: Settings) -> list[MonthCell]:
+    pool = await create_pool(settings, max_size=1)
+    try:
+        return await read_months(pool)
     finally:
         await pool.close()
