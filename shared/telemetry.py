@@ -1,5 +1,6 @@
 """Logs, traces and metrics for every service: JSON logs with the correlation id, OpenTelemetry
-traces carried across Kafka in W3C `traceparent` headers, Prometheus metrics on a port."""
+traces carried across Kafka in W3C `traceparent` headers, Prometheus metrics on a port (the
+metrics themselves are defined in `shared.metrics`)."""
 
 from __future__ import annotations
 
@@ -16,24 +17,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from shared.metrics import serve as serve_metrics
 from shared.settings import Settings
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
-)
-
-EVENTS = Counter("alexandria_events_total", "Events handled", ["service", "event", "outcome"])
-DEAD_LETTERS = Counter("alexandria_dead_letters_total", "Messages dead-lettered", ["service"])
-HANDLE_SECONDS = Histogram("alexandria_handle_seconds", "Time to handle a batch", ["service"])
-LAST_COMMIT = Gauge(
-    "alexandria_last_commit_timestamp_seconds",
-    "When offsets last advanced (stall watch)",
-    ["service"],
-)
-PROVIDER_CALLS = Counter(
-    "alexandria_provider_calls_total", "External API calls", ["provider", "outcome"]
 )
 
 
@@ -97,8 +86,7 @@ def configure(settings: Settings, service: str) -> trace.Tracer:
         endpoint = settings.telemetry.otlp_endpoint.rstrip("/") + "/v1/traces"
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
-    if settings.telemetry.metrics_port:
-        start_http_server(settings.telemetry.metrics_port, addr=settings.telemetry.metrics_host)
+    serve_metrics(settings.telemetry.metrics_port, settings.telemetry.metrics_host)
     return trace.get_tracer(f"alexandria.{service}")
 
 

@@ -29,10 +29,14 @@ def free_port() -> int:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, folder: Path, seed: int = 7) -> None:
+    def __init__(
+        self, settings: Settings, folder: Path, seed: int = 7, metrics: bool = False
+    ) -> None:
         self.settings = settings
         self.folder = folder
         self.seed = seed
+        # With metrics, each service serves /metrics on a port of its own (see `metrics()`).
+        self.metrics_ports = {s: free_port() for s in SERVICES} if metrics else {}
         self.sandbox_port = free_port()
         self.sandbox = f"http://127.0.0.1:{self.sandbox_port}"
         self.env = {
@@ -86,7 +90,17 @@ class Pipeline:
     def start(self, *services: str) -> None:
         for service in services or SERVICES:
             log, pid = self._paths(service)
-            processes.spawn([sys.executable, "-m", f"services.{service}"], log, pid, env=self.env)
+            env = dict(self.env)
+            if service in self.metrics_ports:
+                env["ALEXANDRIA_METRICS_PORT"] = str(self.metrics_ports[service])
+            processes.spawn([sys.executable, "-m", f"services.{service}"], log, pid, env=env)
+
+    def metrics(self, service: str) -> str:
+        """The service's /metrics page (the pipeline must be built with metrics=True)."""
+        url = f"http://127.0.0.1:{self.metrics_ports[service]}/metrics"
+        response = httpx.get(url, timeout=5)
+        response.raise_for_status()
+        return response.text
 
     def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
         pid = processes.read_pid(self._paths(service)[1])

@@ -13,7 +13,6 @@ from shared.events import ISBNResolved
 from shared.providers import BookProviders, DailyQuotaExhausted, NotFound, ProviderError
 from shared.providers.models import BookRecord, WikidataFacts
 from shared.similarity import match_score
-from shared.telemetry import PROVIDER_CALLS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,17 +34,13 @@ async def timed(provider: str, call: Awaitable[T], default: T, timings: dict[str
     """Run one provider call; a provider failure costs its data, not the batch."""
     started = time.monotonic()
     try:
-        result = await call
-        PROVIDER_CALLS.labels(provider, "ok").inc()
-        return result
+        return await call
     except DailyQuotaExhausted:
-        PROVIDER_CALLS.labels(provider, "quota").inc()
         log.warning("%s daily quota spent: continuing on free sources", provider)
         return default
     except NotFound:
         return default
     except ProviderError as exc:
-        PROVIDER_CALLS.labels(provider, "error").inc()
         log.warning("%s failed for a batch: %s", provider, exc)
         return default
     finally:

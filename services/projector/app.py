@@ -17,7 +17,7 @@ import asyncpg
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.projector.logic.events import Positioned
+from services.projector.logic.events import SKIPPED, Positioned
 from services.projector.logic.months import MonthRules
 from services.projector.store import LostRace, apply_batch, load_offsets
 from shared.db.pool import create_pool
@@ -25,10 +25,10 @@ from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
 from shared.kafka.consumer import make_consumer
 from shared.kafka.dead_letter_sender import failed_message, send_to_dead_letter
 from shared.kafka.producer import EventProducer
-from shared.kafka.worker import TRANSIENT, backoff
+from shared.kafka.worker import TRANSIENT, UNDECODABLE, backoff
+from shared.metrics import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT, ConsumerLag
 from shared.service import until_signalled
 from shared.settings import Settings
-from shared.telemetry import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class Projector:
         # A partition with no stored offset starts at its beginning (see make_consumer).
         self.consumer = make_consumer(settings, group_id=self.name, max_poll_records=BATCH)
         self.topics = projected_topics(settings)
+        self.lag = ConsumerLag(self.name)
         # Next offset this consumer stored per partition, to notice when someone else moved it.
         self.applied: dict[tuple[str, int], int] = {}
         self.rules = MonthRules(
@@ -110,6 +111,7 @@ class Projector:
                 records = [r for part in batch.values() for r in part]
                 if records:
                     await self.apply(records)
+                await self.lag.update(self.consumer)  # after each poll, and each commit
         finally:
             await self.consumer.stop()
 
@@ -152,10 +154,18 @@ class Projector:
             )
         rejected = {(r.record.topic, r.record.partition, r.record.offset) for r in result.rejects}
         for record in records:
-            outcome = (
-                "rejected" if (record.topic, record.partition, record.offset) in rejected else "ok"
-            )
-            EVENTS.labels(SERVICE, record.kind, outcome).inc()
+            position = (record.topic, record.partition, record.offset)
+            if record.kind == SKIPPED:  # undecodable, dead-lettered above
+                EVENTS.labels(SERVICE, UNDECODABLE, "dead_letter").inc()
+            else:  # a redelivery (after a rebalance) is a duplicate, not a second event
+                outcome = (
+                    "duplicate"
+                    if position in result.stale
+                    else "rejected"
+                    if position in rejected
+                    else "ok"
+                )
+                EVENTS.labels(SERVICE, record.kind, outcome).inc()
         HANDLE_SECONDS.labels(SERVICE).observe(time.monotonic() - started)
         LAST_COMMIT.labels(SERVICE).set_to_current_time()
         log.info(

@@ -81,6 +81,8 @@ class BatchResult:
     rejects: list[FoldReject] = field(default_factory=list)
     written: Mapping[str, int] = field(default_factory=dict)
     log_rows: int = 0
+    # (topic, partition, offset) of the records skipped as applied already (redelivered).
+    stale: frozenset[tuple[str, int, int]] = frozenset()
 
 
 def _stage_sql() -> str:
@@ -170,7 +172,12 @@ async def _apply(
         )
     }
     fresh = [r for r in records if r.offset >= stored.get((r.topic, r.partition), 0)]
-    result = BatchResult(applied=len(fresh), skipped=len(records) - len(fresh))
+    stale = frozenset(
+        (r.topic, r.partition, r.offset)
+        for r in records
+        if r.offset < stored.get((r.topic, r.partition), 0)
+    )
+    result = BatchResult(applied=len(fresh), skipped=len(records) - len(fresh), stale=stale)
     if fresh:
         await conn.execute(STAGE_SQL)
         state, originals = await _load(conn, keys_of(fresh))
@@ -182,6 +189,7 @@ async def _apply(
             rejects=rejects,
             written=written,
             log_rows=written.get("enrichment_log", 0),
+            stale=stale,
         )
     await _save_offsets(conn, consumer, records)
     return result

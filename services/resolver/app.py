@@ -26,6 +26,7 @@ from shared.db.pool import create_pool
 from shared.events import BooksGenerated, GeneratedBook, ISBNResolved, derived_envelope
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
+from shared.metrics import BOOKS
 from shared.months import month_problems
 from shared.providers import build_book_providers
 from shared.providers.quota import PostgresQuotaStore, next_midnight
@@ -53,8 +54,16 @@ class Resolver:
         self.search = search
         self.health = ProviderHealth()
         self.limit = asyncio.Semaphore(concurrency)
+        self.decided: Counter[str] = Counter()  # the batch in hand's outcomes, until committed
+
+    def committed(self) -> None:
+        """The batch is committed: count its books (a retried batch is counted once)."""
+        for outcome, n in self.decided.items():
+            BOOKS.labels(outcome).inc(n)
+        self.decided.clear()
 
     async def handle(self, batch: Sequence[Incoming], producer: EventProducer) -> list[Reject]:
+        self.decided.clear()  # a batch redone after an abort starts again
         rejects = []
         for item in batch:
             event = item.event
@@ -77,6 +86,7 @@ class Resolver:
                 outcomes = await self.resolve_all(event)
                 await asyncio.gather(*(producer.send(o, inject_headers()) for o in outcomes))
                 counts = Counter(o.outcome for o in outcomes)
+                self.decided.update(counts)
                 log.info(
                     "%d-%02d: %d books: %s",
                     event.year,
@@ -229,6 +239,7 @@ async def run(settings: Settings) -> None:
             resolver.handle,
             accepts=(BooksGenerated,),
             max_batch=4,
+            committed=resolver.committed,
         )
         # The timer publishes outside the worker's transactions, with a producer of its own.
         async with EventProducer(settings) as upgrades:

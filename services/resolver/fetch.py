@@ -20,7 +20,6 @@ from shared.providers import (
     RateLimited,
 )
 from shared.providers.models import BookRecord
-from shared.telemetry import PROVIDER_CALLS
 
 Search = Callable[[GeneratedBook], Awaitable[Sequence[Candidate | BookRecord]]]
 
@@ -103,19 +102,15 @@ async def run_cascade(
         except DailyQuotaExhausted as exc:
             health.exhausted_until[provider] = exc.reset_at
             attempts.append(_failed(provider, "skipped_quota", exc, started))
-            PROVIDER_CALLS.labels(provider, "quota").inc()
             continue
         except NotFound:
             candidates = []
         except (ProviderUnavailable, RateLimited) as exc:
             attempts.append(_failed(provider, "unavailable", exc, started))
-            PROVIDER_CALLS.labels(provider, "unavailable").inc()
             continue
         except ProviderError as exc:
             attempts.append(_failed(provider, "error", exc, started))
-            PROVIDER_CALLS.labels(provider, "error").inc()
             continue
-        PROVIDER_CALLS.labels(provider, "ok").inc()
         attempt = judge_candidates(provider, book, candidates, _elapsed_ms(started))
         attempts.append(attempt)
         if attempt.status == "matched":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 from opentelemetry import trace
@@ -134,3 +134,40 @@ async def requeue_stuck(pool: asyncpg.Pool, stuck_after_s: float, max_attempts: 
         max_attempts,
     )
     return len(rows)
+
+
+@dataclass(frozen=True)
+class TableFigures:
+    """What the table-derived gauges show (shared.metrics.set_table_gauges)."""
+
+    months: dict[str, int]  # backfill_log rows per status
+    found: int  # resolved or already-known books, over every month
+    generated: int  # generated books, over every month
+    quota_used: dict[str, tuple[int, bool]]  # provider -> (used today, exhausted today)
+
+
+async def table_figures(pool: asyncpg.Pool, quota_days: dict[str, date]) -> TableFigures:
+    """Months by status, the book totals, and each provider's use of its quota day (one snapshot,
+    one round trip per query)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        months = await conn.fetch("SELECT status, count(*) AS n FROM backfill_log GROUP BY status")
+        totals = await conn.fetchrow(
+            "SELECT coalesce(sum(isbns_resolved), 0) AS found, "
+            "coalesce(sum(books_generated), 0) AS generated FROM backfill_log"
+        )
+        quotas = await conn.fetch(
+            "SELECT q.provider, q.used, q.exhausted_at IS NOT NULL AS exhausted "
+            "FROM provider_quota q JOIN unnest($1::text[], $2::date[]) AS d(provider, day) "
+            "ON q.provider = d.provider AND q.day = d.day",
+            list(quota_days),
+            list(quota_days.values()),
+        )
+    assert totals is not None
+    used = {p: (0, False) for p in quota_days}
+    used.update({r["provider"]: (int(r["used"]), bool(r["exhausted"])) for r in quotas})
+    return TableFigures(
+        months={r["status"]: int(r["n"]) for r in months},
+        found=int(totals["found"]),
+        generated=int(totals["generated"]),
+        quota_used=used,
+    )

@@ -33,9 +33,9 @@ from shared.events.generated import Event
 from shared.kafka.consumer import make_consumer
 from shared.kafka.dead_letter_sender import failed_message, send_to_dead_letter
 from shared.kafka.producer import EventProducer
+from shared.metrics import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT, ConsumerLag
 from shared.service import until_signalled
 from shared.settings import Settings
-from shared.telemetry import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     # state 12; another operation is in progress", seen once in the PostgreSQL outage test).
     asyncpg.InternalClientError,
 )
+
+
+UNDECODABLE = "undecodable"  # the `event` label of a message that is no event at all
 
 
 class Rejected(Exception):
@@ -80,6 +83,8 @@ class WorkerSpec:
     max_batch: int = 100
     max_wait_s: float = 0.0  # wait up to this long to fill a batch (the enricher's flush time)
     retry_backoff_s: tuple[float, float] = (0.5, 30.0)
+    # Called after each committed transaction: for counts that a retried batch must not double.
+    committed: Callable[[], None] | None = None
 
 
 def group_id(settings: Settings, service: str) -> str:
@@ -113,6 +118,7 @@ class Worker:
             max_poll_records=spec.max_batch,
             max_poll_interval_ms=900_000,  # an LLM batch may legitimately take minutes
         )
+        self.lag = ConsumerLag(self.group_id)
 
     async def run(self) -> None:
         await self.consumer.start()
@@ -121,6 +127,7 @@ class Worker:
                 records = await self._collect()
                 if records:
                     await self._process(records)
+                await self.lag.update(self.consumer)  # after each poll, and each commit
         finally:
             await self.consumer.stop()
 
@@ -183,10 +190,14 @@ class Worker:
                 for reject in rejects:
                     await self._dead_letter(reject.incoming.record, Rejected(reject.reason))
                 await self.producer.send_offsets(next_offsets(group), self.group_id)
+            if self.spec.committed is not None:
+                self.spec.committed()
             rejected = {id(r.incoming) for r in rejects}
             for item in incoming:
                 outcome = "rejected" if id(item) in rejected else "ok"
                 EVENTS.labels(self.spec.service, type(item.event).__name__, outcome).inc()
+            if undecodable := len(group) - len(incoming):
+                EVENTS.labels(self.spec.service, UNDECODABLE, "dead_letter").inc(undecodable)
 
     async def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Incoming | None:
         try:

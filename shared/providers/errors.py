@@ -47,3 +47,20 @@ class ProviderUnavailable(ProviderError):
 
 class MalformedResponse(ProviderError):
     """The answer was not the JSON shape the provider documents (or was truncated)."""
+
+
+def call_outcome(exc: BaseException) -> str:
+    """The `outcome` label of `alexandria_provider_calls_total` for a call that raised."""
+    match exc:
+        case NotFound():
+            return "not_found"
+        case DailyQuotaExhausted():
+            return "quota"
+        case RateLimited():
+            return "rate_limited"
+        case ProviderUnavailable():
+            return "unavailable"
+        case MalformedResponse():
+            return "malformed"
+        case _:
+            return "error"

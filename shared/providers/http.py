@@ -6,14 +6,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from shared.metrics import PROVIDER_CALLS
 from shared.providers.errors import (
     DailyQuotaExhausted,
     MalformedResponse,
@@ -21,6 +22,7 @@ from shared.providers.errors import (
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
+    call_outcome,
 )
 from shared.providers.outcomes import Classifier, Outcome, classify_status
 from shared.providers.quota import QuotaStore, next_midnight
@@ -28,6 +30,7 @@ from shared.providers.spec import Clock, Credential, ProviderSpec, RetryPolicy, 
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _CREDENTIAL_EXTENSION = "alexandria.credential"
 
@@ -190,9 +193,10 @@ class HttpTransport:
         classify: Classifier = classify_status,
     ) -> httpx.Response:
         """Send with retries; return a 2xx response or raise a ProviderError subclass."""
-        response, _ = await self._send(
+        call = self._send(
             spec, method, path, params, headers, json, content, credential, classify, decode=False
         )
+        response, _ = await _counted(spec.name, call)
         return response
 
     async def request_json(
@@ -210,9 +214,10 @@ class HttpTransport:
     ) -> Any:
         """Like `request`, then decode JSON. A 2xx body that is not JSON (truncated by a proxy,
         an HTML error page) is retried like a 5xx, then raised as MalformedResponse."""
-        _, body = await self._send(
+        call = self._send(
             spec, method, path, params, headers, json, content, credential, classify, decode=True
         )
+        _, body = await _counted(spec.name, call)
         return body
 
     async def _send(
@@ -331,6 +336,19 @@ class HttpTransport:
         if wanted is not None:
             return wanted
         return self.retry.backoff(attempt, self.rng)
+
+
+async def _counted(provider: str, call: Awaitable[T]) -> T:
+    """One request, its retries included, counted once in alexandria_provider_calls_total by
+    outcome: every provider (the LLMs too) is counted here and nowhere else. A cancelled call
+    (a caller's timeout, shutdown) is not counted."""
+    try:
+        result = await call
+    except Exception as exc:
+        PROVIDER_CALLS.labels(provider, call_outcome(exc)).inc()
+        raise
+    PROVIDER_CALLS.labels(provider, "ok").inc()
+    return result
 
 
 def build_client(

@@ -221,6 +221,7 @@ async def test_redelivery_applies_nothing_twice(db: asyncpg.Pool) -> None:
 
     again = await apply_batch(db, CONSUMER, batch)  # the same offsets: skipped
     assert (again.applied, again.skipped) == (0, len(batch))
+    assert again.stale == {(r.topic, r.partition, r.offset) for r in batch}  # counted duplicates
     # The same events at new offsets (a producer retry): applied, but nothing changes.
     copies = records(month_story(), first_offset=len(batch))
     republished = await apply_batch(db, CONSUMER, copies)
