@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from shared.metrics import serve as serve_metrics
 from shared.settings import Settings
+from shared.tracing import instrument_libraries, sampler
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
@@ -79,13 +80,18 @@ def configure(settings: Settings, service: str) -> trace.Tracer:
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
-    provider = TracerProvider(resource=Resource.create({"service.name": f"alexandria-{service}"}))
+    # Library spans (httpx, asyncpg, aiokafka) join the service span they run under and never
+    # start a trace of their own (shared/tracing.py).
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"alexandria-{service}"}), sampler=sampler()
+    )
     if settings.telemetry.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = settings.telemetry.otlp_endpoint.rstrip("/") + "/v1/traces"
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
+    instrument_libraries()
     serve_metrics(settings.telemetry.metrics_port, settings.telemetry.metrics_host)
     return trace.get_tracer(f"alexandria.{service}")
 

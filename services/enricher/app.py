@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Link, SpanContext
 
 from services.enricher.fetch import Fetched, ProviderMetadata
 from services.enricher.logic.facts import metadata_fetched
@@ -25,6 +27,7 @@ from shared.providers import build_book_providers
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, inject_headers
 from shared.text import work_key_for
+from shared.tracing import links_to, month_label, record_failure
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("alexandria.enricher")
@@ -68,30 +71,50 @@ class Enricher:
                 else:
                     resolved.append((item, event))
         if resolved:
-            events = await self.enrich([event for _, event in resolved])
-            await asyncio.gather(
-                *(
-                    self.publish(producer, item, e)
-                    for (item, _), e in zip(resolved, events, strict=True)
+            # The batch is its own trace (its ISBNs come from several months), linked to each
+            # month's; the provider calls nest under it.
+            with tracer.start_as_current_span(
+                "enrich batch",
+                context=otel_context.Context(),
+                links=links_to([item.record.headers for item, _ in resolved]),
+                attributes=batch_attributes([event for _, event in resolved]),
+            ) as batch_span:
+                events, failures = await self.enrich([event for _, event in resolved])
+                await asyncio.gather(
+                    *(
+                        self.publish(producer, item, e, failures, batch_span.get_span_context())
+                        for (item, _), e in zip(resolved, events, strict=True)
+                    )
                 )
-            )
         return rejects
 
     async def publish(
-        self, producer: EventProducer, item: Incoming, event: MetadataFetched
+        self,
+        producer: EventProducer,
+        item: Incoming,
+        event: MetadataFetched,
+        failures: Mapping[str, str],
+        batch: SpanContext,
     ) -> None:
         """Each ISBN's event continues the trace of the month its ISBNResolved belongs to."""
         with tracer.start_as_current_span(
             "enrich isbn",
             context=context_from_headers(item.record.headers),
-            attributes={"isbn": event.isbn13},
-        ):
+            links=[Link(batch)],
+            attributes=isbn_attributes(event),
+        ) as span:
+            for provider, error in sorted(failures.items()):
+                record_failure(span, "provider failed", {"provider": provider, "error": error})
             await producer.send(event, inject_headers())
 
-    async def enrich(self, resolved: Sequence[ISBNResolved]) -> list[MetadataFetched]:
+    async def enrich(
+        self, resolved: Sequence[ISBNResolved]
+    ) -> tuple[list[MetadataFetched], dict[str, str]]:
+        """The batch's events, and the providers that failed for it (provider -> error)."""
         started = time.monotonic()
         isbns = sorted({r.isbn13 for r in resolved if r.isbn13})
         fetched = await self.source.fetch(isbns, {r.isbn13: r for r in resolved if r.isbn13})
+        mark_fetched(trace.get_current_span(), fetched)
         asked = [
             Asked(r.isbn13, r.book.title, work_key_for(r.book.title, _first(r.book.authors)))
             for r in resolved
@@ -106,7 +129,7 @@ class Enricher:
             fetch_ms,
             ", ".join(f"{p} {ms} ms" for p, ms in sorted(fetched.timings.items())),
         )
-        return [
+        events = [
             metadata_fetched(
                 r,
                 fetched.records.get(r.isbn13 or "", []),
@@ -119,6 +142,36 @@ class Enricher:
             )
             for r in resolved
         ]
+        return events, fetched.failures
+
+
+def batch_attributes(resolved: Sequence[ISBNResolved]) -> dict[str, str | int | list[str]]:
+    months = {m for r in resolved if (m := month_label(r.year, r.month)) is not None}
+    return {"isbns": len(resolved), "months": sorted(months)}
+
+
+def isbn_attributes(event: MetadataFetched) -> dict[str, str | int | float | list[str]]:
+    attributes: dict[str, str | int | float | list[str]] = {
+        "isbn": event.isbn13,
+        "providers": sorted({e.provider for e in event.editions}),
+        "work_match": event.work_match.source,
+        "work_match.confidence": event.work_match.confidence,
+        "fetch_ms": event.fetch_ms,
+    }
+    if (month := month_label(event.year, event.month)) is not None:
+        attributes["month"] = month
+    if event.book_id:
+        attributes["book_id"] = event.book_id
+    return attributes
+
+
+def mark_fetched(span: trace.Span, fetched: Fetched) -> None:
+    """The batch span: time per provider, and an event per provider that failed (its call
+    span is ERROR; the batch goes on without its data)."""
+    for provider, ms in sorted(fetched.timings.items()):
+        span.set_attribute(f"ms.{provider}", ms)
+    for provider, error in sorted(fetched.failures.items()):
+        record_failure(span, "provider failed", {"provider": provider, "error": error})
 
 
 def _first(authors: Sequence[str]) -> str:

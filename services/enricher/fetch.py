@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from shared.events import ISBNResolved
@@ -28,20 +28,33 @@ class Fetched:
     wikidata: dict[str, WikidataFacts]
     descriptions: dict[str, str]
     timings: dict[str, int]
+    # provider -> what went wrong (the first failure): it lost its data for some or all ISBNs
+    failures: dict[str, str] = field(default_factory=dict)
 
 
-async def timed(provider: str, call: Awaitable[T], default: T, timings: dict[str, int]) -> T:
-    """Run one provider call; a provider failure costs its data, not the batch."""
+async def timed(
+    provider: str,
+    call: Awaitable[T],
+    default: T,
+    timings: dict[str, int],
+    failures: dict[str, str] | None = None,
+) -> T:
+    """Run one provider call; a provider failure costs its data, not the batch (and is noted
+    in `failures`)."""
     started = time.monotonic()
     try:
         return await call
-    except DailyQuotaExhausted:
+    except DailyQuotaExhausted as exc:
         log.warning("%s daily quota spent: continuing on free sources", provider)
+        if failures is not None:
+            failures.setdefault(provider, f"{type(exc).__name__}: {exc}")
         return default
     except NotFound:
         return default
     except ProviderError as exc:
         log.warning("%s failed for a batch: %s", provider, exc)
+        if failures is not None:
+            failures.setdefault(provider, f"{type(exc).__name__}: {exc}")
         return default
     finally:
         timings[provider] = timings.get(provider, 0) + int((time.monotonic() - started) * 1000)
@@ -56,22 +69,28 @@ class ProviderMetadata:
 
     async def fetch(self, isbns: Sequence[str], by_isbn: Mapping[str, ISBNResolved]) -> Fetched:
         timings: dict[str, int] = {}
+        failures: dict[str, str] = {}
         p = self.providers
         asked = list(isbns)
         isbndb, openlibrary, wikidata = await asyncio.gather(
-            timed("isbndb", p.isbndb.books_batch(asked), {}, timings),
-            timed("openlibrary", p.openlibrary.books_batch(asked), {}, timings),
-            timed("wikidata", p.wikidata.facts_for_isbns(asked), {}, timings),
+            timed("isbndb", p.isbndb.books_batch(asked), {}, timings, failures),
+            timed("openlibrary", p.openlibrary.books_batch(asked), {}, timings, failures),
+            timed("wikidata", p.wikidata.facts_for_isbns(asked), {}, timings, failures),
         )
         missing = [i for i in asked if i not in isbndb]
         google = await asyncio.gather(
             *(
-                self._limited(timed("google_books", p.google_books.by_isbn(i), None, timings))
+                self._limited(
+                    timed("google_books", p.google_books.by_isbn(i), None, timings, failures)
+                )
                 for i in missing
             )
         )
         descriptions = await asyncio.gather(
-            *(self._limited(self._archive_description(by_isbn[i], timings)) for i in asked)
+            *(
+                self._limited(self._archive_description(by_isbn[i], timings, failures))
+                for i in asked
+            )
         )
         records: dict[str, list[BookRecord]] = {i: [] for i in asked}
         for source in (isbndb, openlibrary, dict(zip(missing, google, strict=True))):
@@ -83,6 +102,7 @@ class ProviderMetadata:
             wikidata,
             {i: d for i, d in zip(asked, descriptions, strict=True) if d},
             timings,
+            failures,
         )
 
     async def _limited(self, call: Awaitable[T]) -> T:
@@ -90,13 +110,17 @@ class ProviderMetadata:
             return await call
 
     async def _archive_description(
-        self, resolved: ISBNResolved, timings: dict[str, int]
+        self, resolved: ISBNResolved, timings: dict[str, int], failures: dict[str, str]
     ) -> str | None:
         """Internet Archive's description of the book, when its item really is this book."""
         book = resolved.book
         author = book.authors[0] if book.authors else ""
         hits = await timed(
-            "archive", self.providers.archive.search(book.title, author or None), [], timings
+            "archive",
+            self.providers.archive.search(book.title, author or None),
+            [],
+            timings,
+            failures,
         )
         for hit in hits:
             if hit.description and (

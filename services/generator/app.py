@@ -8,16 +8,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from services.generator.fetch import LLM, ask, configured_llms
-from services.generator.logic import build_prompt, generation_outcome
-from shared.events import MonthScheduled
+from services.generator.logic import Answer, build_prompt, generation_outcome
+from shared.events import BooksGenerated, MonthGenerationFailed, MonthScheduled
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
 from shared.months import InvalidMonth, validate_month_request
 from shared.providers import build_llm_providers
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
+from shared.tracing import record_failure
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("alexandria.generator")
@@ -51,14 +53,18 @@ class Generator:
             tracer.start_as_current_span(
                 "generate month",
                 context=parent,
-                attributes={"month": f"{scheduled.year}-{scheduled.month:02d}"},
-            ),
+                attributes={
+                    "month": f"{scheduled.year}-{scheduled.month:02d}",
+                    "attempt": scheduled.attempt,
+                },
+            ) as span,
         ):
             prompt = build_prompt(
                 scheduled.year, scheduled.month, scheduled.prompt_variant, scheduled.batch_size
             )
             answers = await asyncio.gather(*(ask(llm, prompt, self.timeout_s) for llm in self.llms))
             outcome = generation_outcome(scheduled, answers, datetime.now(UTC))
+            mark_outcome(span, answers, outcome)
             await producer.send(outcome, inject_headers())
             calls = ", ".join(
                 f"{a.provider} {len(a.books) if a.books is not None else a.error}" for a in answers
@@ -72,6 +78,28 @@ class Generator:
                 calls,
             )
         return None
+
+
+def mark_outcome(
+    span: trace.Span, answers: Sequence[Answer], outcome: BooksGenerated | MonthGenerationFailed
+) -> None:
+    """The month's span says what came of it: books per LLM, the outcome type, an event per LLM
+    that failed, and ERROR when none answered (the month failed)."""
+    span.set_attribute("outcome", type(outcome).__name__)
+    for answer in answers:
+        if answer.books is not None:
+            span.set_attribute(f"books.{answer.provider}", len(answer.books))
+        else:
+            record_failure(
+                span,
+                "llm failed",
+                {"provider": answer.provider, "model": answer.model, "error": answer.error},
+            )
+    span.set_attribute("llms.failed", sum(a.books is None for a in answers))
+    if isinstance(outcome, BooksGenerated):
+        span.set_attribute("books", len(outcome.books))
+    else:
+        span.set_status(Status(StatusCode.ERROR, f"every LLM failed: {outcome.reason}"[:300]))
 
 
 async def run(settings: Settings) -> None:

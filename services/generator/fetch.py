@@ -7,9 +7,14 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from opentelemetry import trace
+
 from services.generator.logic import SYSTEM_INSTRUCTION, Answer
 from shared.providers import LLMProviders, ProviderError
 from shared.providers.models import LLMBook
+from shared.tracing import record_failure
+
+tracer = trace.get_tracer("alexandria.generator")
 
 
 class BookSuggester(Protocol):
@@ -34,15 +39,21 @@ def configured_llms(providers: LLMProviders) -> list[LLM]:
 
 
 async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
-    """One provider, bounded by its own timeout; a failure is an answer too."""
+    """One provider, bounded by its own timeout; a failure is an answer too. Its span ("ask
+    <provider>") holds the provider's HTTP call and says how many books came, or the error."""
     started = time.monotonic()
-    try:
-        books = await asyncio.wait_for(
-            llm.client.generate_books(prompt, system=SYSTEM_INSTRUCTION), timeout_s
-        )
-        result, error = tuple(books), None
-    except TimeoutError:
-        result, error = None, f"timed out after {timeout_s:.0f}s"
-    except ProviderError as exc:
-        result, error = None, f"{type(exc).__name__}: {exc}"
+    attributes = {"provider": llm.provider, "model": llm.model}
+    with tracer.start_as_current_span(f"ask {llm.provider}", attributes=attributes) as span:
+        try:
+            books = await asyncio.wait_for(
+                llm.client.generate_books(prompt, system=SYSTEM_INSTRUCTION), timeout_s
+            )
+            result, error = tuple(books), None
+            span.set_attribute("books", len(result))
+        except TimeoutError as exc:
+            result, error = None, f"timed out after {timeout_s:.0f}s"
+            record_failure(span, "llm failed", {"error": error}, error=exc, fail=True)
+        except ProviderError as exc:
+            result, error = None, f"{type(exc).__name__}: {exc}"
+            record_failure(span, "llm failed", {"error": error}, error=exc, fail=True)
     return Answer(llm.provider, llm.model, result, error, int((time.monotonic() - started) * 1000))

@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanContext
 
 from services.projector.logic.events import SKIPPED, Positioned
 from services.projector.logic.months import MonthRules
-from services.projector.store import LostRace, apply_batch, load_offsets
+from services.projector.store import BatchResult, LostRace, apply_batch, load_offsets
 from shared.db.pool import create_pool
 from shared.events import DEAD_LETTER, EVENT_TYPES, Codec, CodecError
 from shared.kafka.consumer import make_consumer
@@ -29,8 +33,10 @@ from shared.kafka.worker import TRANSIENT, UNDECODABLE, backoff
 from shared.metrics import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT, ConsumerLag
 from shared.service import until_signalled
 from shared.settings import Settings
+from shared.tracing import by_trace, links_to
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("alexandria.projector")
 
 SERVICE = "projector"
 RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, LostRace)
@@ -116,6 +122,29 @@ class Projector:
             await self.consumer.stop()
 
     async def apply(self, raw: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply one batch, traced: an "apply batch" span of its own (linked to every event's
+        context; the SQL statements nest under it) and, once committed, a "project month" span
+        in each trace the batch's events came from, so a month's trace ends in the projector."""
+        started = time.time_ns()
+        with tracer.start_as_current_span(
+            "apply batch",
+            context=otel_context.Context(),
+            links=links_to([m.headers for m in raw]),
+            attributes={"events": len(raw)},
+        ) as span:
+            records, result = await self._apply(raw)
+            span.set_attributes(
+                {
+                    "applied": result.applied,
+                    "skipped": result.skipped,
+                    "rejected": len(result.rejects),
+                }
+            )
+        project_spans(raw, records, result, started, span.get_span_context())
+
+    async def _apply(
+        self, raw: list[ConsumerRecord[bytes, bytes]]
+    ) -> tuple[list[Positioned], BatchResult]:
         started = time.monotonic()
         records = []
         for message in raw:
@@ -175,6 +204,7 @@ class Projector:
             len(result.rejects),
             (time.monotonic() - started) * 1000,
         )
+        return records, result
 
     async def rewind_if_behind(self, records: list[Positioned]) -> list[Positioned]:
         """If the stored offsets moved under this consumer (the tables were swapped by
@@ -204,6 +234,54 @@ class Projector:
     async def dead_letter(self, message: ConsumerRecord[bytes, bytes], error: Exception) -> None:
         DEAD_LETTERS.labels(SERVICE).inc()
         await send_to_dead_letter(self.producer, failed_message(message), SERVICE, error)
+
+
+def project_spans(
+    raw: Sequence[ConsumerRecord[bytes, bytes]],
+    records: Sequence[Positioned],
+    result: BatchResult,
+    started_ns: int,
+    batch: SpanContext,
+) -> None:
+    """One "project month" span per distinct trace among the batch's events, its parent that
+    trace's context: the month (or months), its events by type, how many were rejected."""
+    position = {(r.topic, r.partition, r.offset): r for r in records}
+    rejected = {(r.record.topic, r.record.partition, r.record.offset) for r in result.rejects}
+    for context, indexes in by_trace([m.headers for m in raw]).values():
+        kinds: Counter[str] = Counter()
+        months: set[str] = set()
+        rejects = 0
+        for i in indexes:
+            key = (raw[i].topic, raw[i].partition, raw[i].offset)
+            record = position.get(key)
+            if record is None:  # dropped by a rewind: applied in a later batch
+                continue
+            kinds[record.kind] += 1
+            rejects += key in rejected
+            year, month = record.event.get("year"), record.event.get("month")
+            if isinstance(year, int) and isinstance(month, int):
+                months.add(f"{year:04d}-{month:02d}")
+        if not kinds:
+            continue
+        attributes: dict[str, str | int | list[str]] = {
+            f"events.{kind}": n for kind, n in sorted(kinds.items())
+        }
+        attributes["events"] = sum(kinds.values())
+        attributes["rejected"] = rejects
+        if len(months) == 1:
+            attributes["month"] = next(iter(months))
+        elif months:
+            attributes["months"] = sorted(months)
+        span = tracer.start_span(
+            "project month",
+            context=context,
+            links=[Link(batch)],
+            attributes=attributes,
+            start_time=started_ns,
+        )
+        if rejects:
+            span.add_event("events rejected", {"count": rejects})
+        span.end()
 
 
 class RejectedEvent(Exception):

@@ -13,7 +13,7 @@ from typing import Protocol
 import asyncpg
 from opentelemetry import trace
 
-from services.resolver.fetch import ProviderHealth, Search, run_cascade, searches
+from services.resolver.fetch import FAILED, ProviderHealth, Search, run_cascade, searches
 from services.resolver.logic.resolution import KnownRow, known_book_match, resolution_outcome
 from services.resolver.logic.upgrades import (
     Summary,
@@ -33,6 +33,7 @@ from shared.providers.quota import PostgresQuotaStore, next_midnight
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
 from shared.text import work_key_for
+from shared.tracing import record_failure
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("alexandria.resolver")
@@ -81,9 +82,10 @@ class Resolver:
                         "month": f"{event.year}-{event.month:02d}",
                         "books": len(event.books),
                     },
-                ),
+                ) as span,
             ):
                 outcomes = await self.resolve_all(event)
+                mark_outcomes(span, outcomes)
                 await asyncio.gather(*(producer.send(o, inject_headers()) for o in outcomes))
                 counts = Counter(o.outcome for o in outcomes)
                 self.decided.update(counts)
@@ -159,6 +161,27 @@ class Resolver:
         )
 
 
+def mark_outcomes(span: trace.Span, outcomes: Sequence[ISBNResolved]) -> None:
+    """The month's span counts its books by outcome, and has one event per provider that
+    failed for some of them (the provider call spans themselves are marked ERROR)."""
+    counts = Counter(o.outcome for o in outcomes)
+    for outcome in ("resolved", "unresolved", "already_known"):
+        span.set_attribute(outcome, counts.get(outcome, 0))
+    failed: dict[tuple[str, str], list[str]] = {}
+    for o in outcomes:
+        for attempt in o.attempts:
+            if attempt.status in FAILED:
+                key = (attempt.provider, attempt.status)
+                failed.setdefault(key, []).append(attempt.detail or attempt.status)
+    for (provider, status), details in sorted(failed.items()):
+        record_failure(
+            span,
+            "provider failed" if status != "skipped_quota" else "provider skipped",
+            {"provider": provider, "status": status, "books": len(details), "error": details[0]},
+        )
+    span.set_attribute("provider_failures", sum(len(d) for d in failed.values()))
+
+
 async def enhance(
     settings: Settings,
     pool: asyncpg.Pool,
@@ -217,7 +240,10 @@ async def run_timer(
     log.info("synthetic upgrades every %.0fs", settings.synthetic.interval_s)
     while not stop.is_set():
         try:
-            summary = await enhance(settings, pool, producer, search, settings.synthetic.per_run)
+            with tracer.start_as_current_span("synthetic upgrades"):
+                summary = await enhance(
+                    settings, pool, producer, search, settings.synthetic.per_run
+                )
             if summary.candidates:
                 log.info("synthetic upgrades: %s", summary.line())
         except Exception:

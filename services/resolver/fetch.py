@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 from services.resolver.logic.resolution import CASCADE, Candidate, judge_candidates, next_providers
 from shared import isbn as isbn_lib
 from shared.events import GeneratedBook, ResolutionAttempt
@@ -20,8 +22,12 @@ from shared.providers import (
     RateLimited,
 )
 from shared.providers.models import BookRecord
+from shared.tracing import record_failure
 
 Search = Callable[[GeneratedBook], Awaitable[Sequence[Candidate | BookRecord]]]
+tracer = trace.get_tracer("alexandria.resolver")
+# Attempt statuses that mean the provider could not answer (not "it does not know the book").
+FAILED = frozenset({"unavailable", "error", "skipped_quota"})
 
 
 @dataclass
@@ -76,6 +82,36 @@ def searches(providers: BookProviders) -> dict[str, Search]:
 
 
 async def run_cascade(
+    book: GeneratedBook,
+    search: dict[str, Search],
+    health: ProviderHealth,
+) -> list[ResolutionAttempt]:
+    """The cascade for one book, in a "cascade" span: the providers' call spans nest under it,
+    each provider that failed or was skipped is an event, and the last attempt's status (and
+    the matching provider) are attributes."""
+    with tracer.start_as_current_span("cascade", attributes={"book_id": book.book_id}) as span:
+        attempts = await _cascade(book, search, health)
+        for attempt in attempts:
+            if attempt.status in FAILED:
+                record_failure(
+                    span,
+                    "provider failed" if attempt.status != "skipped_quota" else "provider skipped",
+                    {
+                        "provider": attempt.provider,
+                        "status": attempt.status,
+                        "error": attempt.detail,
+                    },
+                )
+        last = attempts[-1] if attempts else None
+        span.set_attribute("providers", [a.provider for a in attempts])
+        if last is not None:
+            span.set_attribute("status", last.status)
+            if last.status == "matched":
+                span.set_attribute("provider", last.provider)
+        return attempts
+
+
+async def _cascade(
     book: GeneratedBook,
     search: dict[str, Search],
     health: ProviderHealth,

@@ -13,6 +13,7 @@ from shared.events import Codec, event_type_of
 from shared.events.generated import Event
 from shared.kafka.options import client_options
 from shared.settings import Settings
+from shared.tracing import within
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -74,7 +75,10 @@ class EventProducer:
     async def send_raw(
         self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()
     ) -> RecordMetadata:
-        result: RecordMetadata = await self._producer.send_and_wait(
-            topic, value=value, key=key, headers=list(headers)
-        )
+        # The send (and the aiokafka send span) runs in the trace the headers carry: a relayed
+        # outbox row joins its month's trace rather than the relay's.
+        with within(headers):
+            result: RecordMetadata = await self._producer.send_and_wait(
+                topic, value=value, key=key, headers=list(headers)
+            )
         return result

@@ -170,5 +170,7 @@ class ArchiveClient:
 
     async def metadata(self, identifier: str) -> BookRecord:
         path = f"/metadata/{quote(identifier, safe='')}"
-        body = await self.transport.request_json(self.spec, "GET", path)
+        body = await self.transport.request_json(
+            self.spec, "GET", path, route="/metadata/{identifier}"
+        )
         return parse_metadata_response(body, identifier, self.spec.base_url)

@@ -125,5 +125,6 @@ class GeminiClient:
             json=request_body(prompt, schema, system=system, temperature=self.temperature),
             credential=credential,
             classify=classify_google,
+            route="/v1beta/models/{model}:generateContent",
         )
         return parse_answer(body)

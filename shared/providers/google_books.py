@@ -140,16 +140,24 @@ class GoogleBooksClient:
     def from_settings(cls, transport: HttpTransport, settings: Settings) -> GoogleBooksClient:
         return cls(transport, spec_from_settings(settings), settings.google_books.api_key)
 
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    async def _get(
+        self, path: str, params: Mapping[str, Any] | None = None, route: str | None = None
+    ) -> Any:
         # Anonymous calls share a global quota that is nearly always exhausted: send a key.
         credential = Credential.in_query(self.api_key, "key") if self.api_key else None
         return await self.transport.request_json(
-            self.spec, "GET", path, params=params, credential=credential, classify=classify_google
+            self.spec,
+            "GET",
+            path,
+            params=params,
+            credential=credential,
+            classify=classify_google,
+            route=route,
         )
 
     async def volume(self, volume_id: str) -> BookRecord:
         """The full record of one volume."""
-        body = await self._get(f"/volumes/{quote(volume_id, safe='')}")
+        body = await self._get(f"/volumes/{quote(volume_id, safe='')}", route="/volumes/{id}")
         if not isinstance(body, Mapping):
             raise MalformedResponse(PROVIDER, "expected a volume object")
         return parse_volume(body)

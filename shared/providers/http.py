@@ -13,12 +13,15 @@ from importlib import metadata
 from typing import Any, TypeVar
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from shared.metrics import PROVIDER_CALLS
 from shared.providers.errors import (
     DailyQuotaExhausted,
     MalformedResponse,
     NotFound,
+    ProviderError,
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
@@ -28,8 +31,10 @@ from shared.providers.outcomes import Classifier, Outcome, classify_status
 from shared.providers.quota import QuotaStore, next_midnight
 from shared.providers.spec import Clock, Credential, ProviderSpec, RetryPolicy, Sleep, utc_now
 from shared.settings import Settings
+from shared.tracing import instrument_http_client
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("alexandria.providers")
 T = TypeVar("T")
 
 _CREDENTIAL_EXTENSION = "alexandria.credential"
@@ -148,18 +153,23 @@ class HttpTransport:
         now = self.clock()
         if state.blocked_until is not None:
             if now < state.blocked_until:
+                trace.get_current_span().set_attribute("quota", "exhausted")
                 raise DailyQuotaExhausted(spec.name, "daily quota exhausted", state.blocked_until)
             state.blocked_until = None
         if self.quota is None:
             return
+        span = trace.get_current_span()
         try:
             if spec.daily_limit is not None:
                 await self.quota.reserve(spec.name, spec.daily_limit, tz=spec.quota_tz)
+                span.set_attribute("quota", "reserved")
             elif spec.shares_exhaustion:
                 until = await self.quota.exhausted_until(spec.name, tz=spec.quota_tz)
                 if until is not None:
                     raise DailyQuotaExhausted(spec.name, "daily quota exhausted", until)
+                span.set_attribute("quota", "not exhausted")
         except DailyQuotaExhausted as exc:
+            span.set_attribute("quota", "exhausted")
             state.blocked_until = exc.reset_at
             raise
 
@@ -191,10 +201,23 @@ class HttpTransport:
         content: str | bytes | None = None,
         credential: Credential | None = None,
         classify: Classifier = classify_status,
+        route: str | None = None,
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise a ProviderError subclass."""
+        """Send with retries; return a 2xx response or raise a ProviderError subclass.
+
+        `route` is the path as a template (`/book/{isbn}`) for the span name; default `path`."""
         call = self._send(
-            spec, method, path, params, headers, json, content, credential, classify, decode=False
+            spec,
+            method,
+            path,
+            params,
+            headers,
+            json,
+            content,
+            credential,
+            classify,
+            decode=False,
+            route=route,
         )
         response, _ = await _counted(spec.name, call)
         return response
@@ -211,16 +234,48 @@ class HttpTransport:
         content: str | bytes | None = None,
         credential: Credential | None = None,
         classify: Classifier = classify_status,
+        route: str | None = None,
     ) -> Any:
         """Like `request`, then decode JSON. A 2xx body that is not JSON (truncated by a proxy,
         an HTML error page) is retried like a 5xx, then raised as MalformedResponse."""
         call = self._send(
-            spec, method, path, params, headers, json, content, credential, classify, decode=True
+            spec,
+            method,
+            path,
+            params,
+            headers,
+            json,
+            content,
+            credential,
+            classify,
+            decode=True,
+            route=route,
         )
         _, body = await _counted(spec.name, call)
         return body
 
     async def _send(
+        self,
+        spec: ProviderSpec,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        content: str | bytes | None,
+        credential: Credential | None,
+        classify: Classifier,
+        *,
+        decode: bool,
+        route: str | None = None,
+    ) -> tuple[httpx.Response, Any]:
+        """The attempts, in the call's span (`_traced`)."""
+        attempts = self._attempts(
+            spec, method, path, params, headers, json, content, credential, classify, decode=decode
+        )
+        return await _traced(spec, method, path, route, attempts)
+
+    async def _attempts(
         self,
         spec: ProviderSpec,
         method: str,
@@ -246,6 +301,7 @@ class HttpTransport:
             )
         attempt = 0
         while True:
+            trace.get_current_span().set_attribute("attempts", attempt + 1)
             await self._check_quota(spec, state)
             outcome: Outcome
             status = 0
@@ -270,6 +326,7 @@ class HttpTransport:
                 outcome = Outcome("retry", f"connection failed ({type(exc).__name__})")
             else:
                 status = response.status_code
+                trace.get_current_span().set_attribute("http.response.status_code", status)
                 log.debug(
                     "%s: %s -> %d in %.0f ms",
                     spec.name, what, status, 1000 * (time.monotonic() - started),
@@ -285,6 +342,7 @@ class HttpTransport:
                         size = len(response.content)
                         outcome = Outcome("malformed", f"body is not JSON ({kind}, {size} bytes)")
             outcome = replace(outcome, detail=redact(outcome.detail, credential))
+            _note_attempt(outcome, status, attempt)
             match outcome.kind:
                 case "not_found":
                     raise NotFound(spec.name, f"{what}: {outcome.detail}")
@@ -351,6 +409,62 @@ async def _counted(provider: str, call: Awaitable[T]) -> T:
     return result
 
 
+async def _traced(
+    spec: ProviderSpec, method: str, path: str, route: str | None, call: Awaitable[T]
+) -> T:
+    """One span per provider call, its retries included: "<provider> <METHOD> <route>", with
+    the provider, the endpoint (the path: no query, so no key), the attempts, the last status
+    and the outcome kind. The httpx span of each attempt nests under it. A failure that ends
+    the call marks it ERROR with the (redacted) exception; NotFound is an answer, not an error.
+    """
+    attributes: dict[str, str | int] = {
+        "provider": spec.name,
+        "endpoint": path,
+        "http.request.method": method,
+        "attempts": 0,
+    }
+    with tracer.start_as_current_span(
+        f"{spec.name} {method} {route or path}",
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            result = await call
+        except NotFound:
+            span.set_attribute("outcome", "not_found")
+            raise
+        except ProviderError as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            if isinstance(exc, DailyQuotaExhausted):
+                span.set_attribute("outcome", "daily_quota")
+                span.set_attribute("quota", "exhausted")
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:300]))
+            raise
+        except asyncio.CancelledError:
+            span.add_event("cancelled", {"reason": "the caller's timeout or shutdown"})
+            raise
+        span.set_attribute("outcome", "ok")
+        return result
+
+
+def _note_attempt(outcome: Outcome, status: int, attempt: int) -> None:
+    """A failed attempt on the provider span: an event, and the outcome kind so far."""
+    span = trace.get_current_span()
+    span.set_attribute("outcome", outcome.kind)
+    span.add_event(
+        "attempt failed",
+        {
+            "attempt": attempt + 1,
+            "outcome": outcome.kind,
+            "status": status,
+            "detail": outcome.detail,
+        },
+    )
+
+
 def build_client(
     contact_email: str, timeout_s: float, max_connections: int = 100
 ) -> httpx.AsyncClient:
@@ -363,10 +477,12 @@ def build_client(
         ),
         retries=0,
     )
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         transport=_CredentialTransport(inner),
         headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=True,
         max_redirects=5,
     )
+    instrument_http_client(client)  # above _CredentialTransport: its spans never see a key
+    return client

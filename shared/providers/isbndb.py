@@ -196,8 +196,10 @@ class IsbndbClient:
     def _classify(self, response: httpx.Response, now: datetime) -> Outcome:
         return classify(response, now, self.rate_window_s)
 
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return await self._call("GET", path, params=params)
+    async def _get(
+        self, path: str, params: Mapping[str, Any] | None = None, route: str | None = None
+    ) -> Any:
+        return await self._call("GET", path, params=params, route=route)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return await self.transport.request_json(
@@ -212,7 +214,7 @@ class IsbndbClient:
     async def book(self, isbn: str) -> BookRecord:
         """One edition by ISBN-10 or -13. NotFound may also mean "not indexed yet" (docs)."""
         number = isbn_lib.validate(isbn)
-        return parse_book_response(await self._get(f"/book/{number}"))
+        return parse_book_response(await self._get(f"/book/{number}", route="/book/{isbn}"))
 
     async def books_batch(self, isbns: Iterable[str]) -> dict[str, BookRecord]:
         """Many editions, `batch_size` per POST (one quota call each); keyed by ISBN-13."""
@@ -246,7 +248,7 @@ class IsbndbClient:
         """Editions whose title matches; with an author, only those whose authors match too."""
         params = {"column": "title", "page": 1, "pageSize": limit}
         try:
-            body = await self._get(f"/books/{quote(title, safe='')}", params)
+            body = await self._get(f"/books/{quote(title, safe='')}", params, "/books/{title}")
         except NotFound:
             return []  # ISBNdb answers an empty search with 404
         return [b for b in parse_search_response(body) if matches_author(b, author)]

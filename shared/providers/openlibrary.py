@@ -293,13 +293,19 @@ class OpenLibraryClient:
     def from_settings(cls, transport: HttpTransport, settings: Settings) -> OpenLibraryClient:
         return cls(transport, spec_from_settings(settings), settings.openlibrary.batch_size)
 
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return await self.transport.request_json(self.spec, "GET", path, params=params)
+    async def _get(
+        self, path: str, params: Mapping[str, Any] | None = None, route: str | None = None
+    ) -> Any:
+        return await self.transport.request_json(self.spec, "GET", path, params=params, route=route)
 
     async def edition(self, isbn: str) -> BookRecord:
         """The edition record; `/isbn/{isbn}.json` answers 302 to `/books/OL...M.json`."""
         number = isbn_lib.validate(isbn)
-        return parse_edition(_object(await self._get(f"/isbn/{number}.json"), "an edition"))
+        return parse_edition(
+            _object(
+                await self._get(f"/isbn/{number}.json", route="/isbn/{isbn}.json"), "an edition"
+            )
+        )
 
     async def books_batch(self, isbns: Iterable[str]) -> dict[str, BookRecord]:
         """`/api/books?jscmd=data`, `batch_size` bibkeys per call; keyed by ISBN-13."""
@@ -336,10 +342,16 @@ class OpenLibraryClient:
         key = olid(work_id)
         if key is None or not key.endswith("W"):
             raise ValueError(f"not an Open Library work id: {work_id!r}")
-        return parse_work(_object(await self._get(f"/works/{key}.json"), "a work"))
+        return parse_work(
+            _object(await self._get(f"/works/{key}.json", route="/works/{id}.json"), "a work")
+        )
 
     async def author(self, author_id: str) -> AuthorRecord:
         key = olid(author_id)
         if key is None or not key.endswith("A"):
             raise ValueError(f"not an Open Library author id: {author_id!r}")
-        return parse_author(_object(await self._get(f"/authors/{key}.json"), "an author"))
+        return parse_author(
+            _object(
+                await self._get(f"/authors/{key}.json", route="/authors/{id}.json"), "an author"
+            )
+        )
