@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-tools: $(STAMP) ## Install helm, kubeconform and the Kubernetes schemas into .tools (chart tests)
+tools: $(STAMP) ## Install helm, kubeconform, the Kubernetes schemas (chart tests) and jaeger into .tools
 	deploy/tools/install-helm.sh
+	deploy/tools/install-jaeger.sh
 
-setup: $(STAMP) tools ## Install system packages if missing, the Python environment, chart tools
+setup: $(STAMP) tools ## Install system packages if missing, the Python environment, .tools
 
 test: setup ## Set up, lint, type-check, start the local stack if needed, run every test
 	$(BIN)/ruff check .
@@ -35,7 +36,7 @@ lint: setup ## ruff
 typecheck: setup ## mypy (strict on shared/, services/, sandbox/)
 	$(BIN)/mypy
 
-up: setup ## Start the local stack (Kafka, PostgreSQL, sandbox), migrate, create topics
+up: setup ## Start the local stack (Kafka, PostgreSQL, sandbox, Jaeger), migrate, create topics
 	$(BIN)/alexandria dev up
 
 status: setup ## Show the local stack's health and addresses
