@@ -120,6 +120,10 @@ class DevStackSettings(Block):
     kafka_controller_port: int = Field(default=19093, ge=1024, le=65535)
     postgres_port: int = Field(default=15432, ge=1024, le=65535)
     sandbox_port: int = Field(default=18080, ge=1024, le=65535)
+    # Jaeger's default ports + 10000, like the others, so a developer's own Jaeger (4318, 16686)
+    # and the local one never collide. Both loopback only.
+    jaeger_otlp_port: int = Field(default=14318, ge=1024, le=65535)  # OTLP over HTTP
+    jaeger_query_port: int = Field(default=26686, ge=1024, le=65535)  # query API and UI
     start_timeout_s: float = Field(default=120.0, gt=0)
 
 

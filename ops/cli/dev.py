@@ -1,4 +1,4 @@
-"""`alexandria dev`: bring the local stack (PostgreSQL, Kafka, sandbox) up, down, and report it."""
+"""`alexandria dev`: the local stack (PostgreSQL, Kafka, sandbox, Jaeger): up, down, status, env."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def local_settings() -> Settings:
 
 @click.group()
 def dev() -> None:
-    """The embedded local stack: Kafka (KRaft), PostgreSQL 15 and the API sandbox on loopback."""
+    """The embedded local stack: Kafka (KRaft), PostgreSQL 15, the API sandbox, Jaeger; loopback."""
 
 
 @dev.command()

@@ -1,11 +1,11 @@
-"""The whole local stack: PostgreSQL, Kafka and the sandbox, up/down/status, plus its env."""
+"""The whole local stack (PostgreSQL, Kafka, the sandbox, Jaeger): up/down/status, its env."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ops.devstack import kafka, postgres, sandbox_proc
+from ops.devstack import jaeger, kafka, postgres, sandbox_proc
 from shared.settings import Settings
 
 
@@ -28,6 +28,7 @@ COMPONENTS = (
         sandbox_proc.is_healthy,
         sandbox_proc.base_url,
     ),
+    Component("jaeger", jaeger.start, jaeger.stop, jaeger.is_healthy, jaeger.ui_url),
 )
 
 
@@ -36,5 +37,6 @@ def stack_env(settings: Settings) -> dict[str, str]:
     return {
         "ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap(settings),
         "ALEXANDRIA_DATABASE_URL": postgres.dsn(settings),
+        "ALEXANDRIA_OTLP_ENDPOINT": jaeger.otlp_endpoint(settings),
         **sandbox_proc.provider_env(settings),
     }
