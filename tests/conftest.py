@@ -1,5 +1,6 @@
 """Test fixtures: the real local stack (started once per session, reused when healthy), a fresh
-migrated database per test (cloned from a template), and a unique topic prefix per test."""
+migrated database per test (cloned from a template), a unique topic prefix per test, and the
+local Jaeger for the tests that read traces back."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
 
+from ops.devstack import jaeger as jaeger_stack
 from ops.devstack import kafka, postgres
 from shared.db.migrate import MIGRATIONS_DIR, apply_migrations
 from shared.kafka.topics import create_topics
@@ -25,6 +28,23 @@ def stack() -> Settings:
     kafka.start(base)
     return load_settings(
         kafka_bootstrap_servers=kafka.bootstrap(base), database_url=postgres.dsn(base)
+    )
+
+
+@dataclass(frozen=True)
+class Jaeger:
+    otlp_endpoint: str  # OTLP/HTTP base URL: ALEXANDRIA_OTLP_ENDPOINT (exporters add /v1/traces)
+    query_url: str  # the query API: {query_url}/api/traces?service=..., /api/traces/<trace id>
+
+
+@pytest.fixture(scope="session")
+def jaeger(stack: Settings) -> Jaeger:
+    """The local stack's Jaeger (in-memory), started with the project's own code unless a
+    healthy one answers already. Left running, like the rest of the stack."""
+    if not jaeger_stack.is_healthy(stack):
+        jaeger_stack.start(stack)
+    return Jaeger(
+        otlp_endpoint=jaeger_stack.otlp_endpoint(stack), query_url=jaeger_stack.ui_url(stack)
     )
 
 

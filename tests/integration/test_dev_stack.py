@@ -28,6 +28,8 @@ def isolated_env(tmp_path: Path):
         "ALEXANDRIA_DEV_KAFKA_CONTROLLER_PORT": str(free_port()),
         "ALEXANDRIA_DEV_POSTGRES_PORT": str(free_port()),
         "ALEXANDRIA_DEV_SANDBOX_PORT": str(free_port()),
+        "ALEXANDRIA_DEV_JAEGER_OTLP_PORT": str(free_port()),
+        "ALEXANDRIA_DEV_JAEGER_QUERY_PORT": str(free_port()),
     }
     yield env
     alexandria(env, "dev", "down")
@@ -47,16 +49,18 @@ def alexandria(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 def test_up_twice_status_env_down(isolated_env: dict[str, str]) -> None:
     kafka_port = isolated_env["ALEXANDRIA_DEV_KAFKA_PORT"]
     pg_port = isolated_env["ALEXANDRIA_DEV_POSTGRES_PORT"]
+    otlp_port = isolated_env["ALEXANDRIA_DEV_JAEGER_OTLP_PORT"]
+    query_port = isolated_env["ALEXANDRIA_DEV_JAEGER_QUERY_PORT"]
 
     first = alexandria(isolated_env, "dev", "up")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert first.stdout.count(" started ") == 3
+    assert first.stdout.count(" started ") == 4
     migrations = len(list(MIGRATIONS_DIR.glob("*.sql")))
     assert f"{migrations} applied" in first.stdout and "6 created" in first.stdout
 
     second = alexandria(isolated_env, "dev", "up")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert second.stdout.count("already running") == 3
+    assert second.stdout.count("already running") == 4
     assert "0 applied" in second.stdout and "0 created, 6 already there" in second.stdout
 
     status = alexandria(isolated_env, "dev", "status")
@@ -65,16 +69,18 @@ def test_up_twice_status_env_down(isolated_env: dict[str, str]) -> None:
     assert f"postgresql  healthy  postgresql://alexandria@127.0.0.1:{pg_port}/alexandria" in (
         status.stdout
     )
+    assert f"jaeger      healthy  http://127.0.0.1:{query_port}" in status.stdout
 
     env_lines = alexandria(isolated_env, "dev", "env").stdout
     assert f"export ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka_port}" in env_lines
     assert "export ALEXANDRIA_ISBNDB_BASE_URL=http://127.0.0.1:" in env_lines
+    assert f"export ALEXANDRIA_OTLP_ENDPOINT=http://127.0.0.1:{otlp_port}" in env_lines
 
     down = alexandria(isolated_env, "dev", "down")
-    assert down.returncode == 0 and down.stdout.count("stopped") == 3
+    assert down.returncode == 0 and down.stdout.count("stopped") == 4
     after = alexandria(isolated_env, "dev", "status")
     assert after.returncode == 1
-    assert after.stdout.count(" down ") == 3
+    assert after.stdout.count(" down ") == 4
 
 
 def test_down_reports_a_postgresql_that_would_not_stop(
