@@ -6,91 +6,32 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from importlib import metadata
 from typing import Any, TypeVar
 
 import httpx
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from shared.metrics import PROVIDER_CALLS
+from shared.providers.client import CREDENTIAL_EXTENSION, build_client, redact
 from shared.providers.errors import (
     DailyQuotaExhausted,
     MalformedResponse,
     NotFound,
-    ProviderError,
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
-    call_outcome,
 )
+from shared.providers.observed import counted, note_attempt, traced
 from shared.providers.outcomes import Classifier, Outcome, classify_status
 from shared.providers.quota import QuotaStore, next_midnight
 from shared.providers.spec import Clock, Credential, ProviderSpec, RetryPolicy, Sleep, utc_now
 from shared.settings import Settings
-from shared.tracing import instrument_http_client
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("alexandria.providers")
 T = TypeVar("T")
-
-_CREDENTIAL_EXTENSION = "alexandria.credential"
-
-
-# --- transport -----------------------------------------------------------------------------------
-
-
-class _CredentialTransport(httpx.AsyncBaseTransport):
-    """Adds the API key to a copy of the request just before the wire.
-
-    httpx logs `request.url` and stores it on responses and exceptions; keeping the key off
-    that object keeps it out of logs and tracebacks. The key is only sent to the origin it
-    was configured for, so a redirect elsewhere cannot leak it.
-    """
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        attached = request.extensions.get(_CREDENTIAL_EXTENSION)
-        if attached is None:
-            return await self._inner.handle_async_request(request)
-        credential, origin = attached
-        extensions = {k: v for k, v in request.extensions.items() if k != _CREDENTIAL_EXTENSION}
-        url, headers = request.url, request.headers.copy()
-        if (url.scheme, url.host, url.port) == origin:
-            secret = credential.secret.get_secret_value()
-            if credential.header:
-                headers[credential.header] = credential.prefix + secret
-            if credential.param:
-                url = url.copy_add_param(credential.param, secret)
-        wire = httpx.Request(
-            request.method, url, headers=headers, stream=request.stream, extensions=extensions
-        )
-        return await self._inner.handle_async_request(wire)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def redact(text: str, credential: Credential | None) -> str:
-    """Defence in depth: provider error texts may echo what we sent."""
-    if credential is None:
-        return text
-    secret = credential.secret.get_secret_value()
-    return text.replace(secret, "***") if secret else text
-
-
-def user_agent(contact_email: str) -> str:
-    """Descriptive UA with contact, as Open Library and the Wikimedia UA policy ask."""
-    try:
-        version = metadata.version("alexandria-backfill")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        version = "0"
-    return f"AlexandriaBackfill/{version} (mailto:{contact_email}) httpx/{httpx.__version__}"
 
 
 @dataclass
@@ -219,7 +160,7 @@ class HttpTransport:
             decode=False,
             route=route,
         )
-        response, _ = await _counted(spec.name, call)
+        response, _ = await counted(spec.name, call)
         return response
 
     async def request_json(
@@ -251,7 +192,7 @@ class HttpTransport:
             decode=True,
             route=route,
         )
-        _, body = await _counted(spec.name, call)
+        _, body = await counted(spec.name, call)
         return body
 
     async def _send(
@@ -269,11 +210,11 @@ class HttpTransport:
         decode: bool,
         route: str | None = None,
     ) -> tuple[httpx.Response, Any]:
-        """The attempts, in the call's span (`_traced`)."""
+        """The attempts, in the call's span (`traced`)."""
         attempts = self._attempts(
             spec, method, path, params, headers, json, content, credential, classify, decode=decode
         )
-        return await _traced(spec, method, path, route, attempts)
+        return await traced(spec, method, path, route, attempts)
 
     async def _attempts(
         self,
@@ -295,7 +236,7 @@ class HttpTransport:
         extensions: dict[str, Any] = {}
         if credential is not None:
             target = httpx.URL(url)
-            extensions[_CREDENTIAL_EXTENSION] = (
+            extensions[CREDENTIAL_EXTENSION] = (
                 credential,
                 (target.scheme, target.host, target.port),
             )
@@ -342,7 +283,7 @@ class HttpTransport:
                         size = len(response.content)
                         outcome = Outcome("malformed", f"body is not JSON ({kind}, {size} bytes)")
             outcome = replace(outcome, detail=redact(outcome.detail, credential))
-            _note_attempt(outcome, status, attempt)
+            note_attempt(outcome, status, attempt)
             match outcome.kind:
                 case "not_found":
                     raise NotFound(spec.name, f"{what}: {outcome.detail}")
@@ -394,95 +335,3 @@ class HttpTransport:
         if wanted is not None:
             return wanted
         return self.retry.backoff(attempt, self.rng)
-
-
-async def _counted(provider: str, call: Awaitable[T]) -> T:
-    """One request, its retries included, counted once in alexandria_provider_calls_total by
-    outcome: every provider (the LLMs too) is counted here and nowhere else. A cancelled call
-    (a caller's timeout, shutdown) is not counted."""
-    try:
-        result = await call
-    except Exception as exc:
-        PROVIDER_CALLS.labels(provider, call_outcome(exc)).inc()
-        raise
-    PROVIDER_CALLS.labels(provider, "ok").inc()
-    return result
-
-
-async def _traced(
-    spec: ProviderSpec, method: str, path: str, route: str | None, call: Awaitable[T]
-) -> T:
-    """One span per provider call, its retries included: "<provider> <METHOD> <route>", with
-    the provider, the endpoint (the path: no query, so no key), the attempts, the last status
-    and the outcome kind. The httpx span of each attempt nests under it. A failure that ends
-    the call marks it ERROR with the (redacted) exception; NotFound is an answer, not an error.
-    """
-    attributes: dict[str, str | int] = {
-        "provider": spec.name,
-        "endpoint": path,
-        "http.request.method": method,
-        "attempts": 0,
-    }
-    with tracer.start_as_current_span(
-        f"{spec.name} {method} {route or path}",
-        kind=SpanKind.CLIENT,
-        attributes=attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            result = await call
-        except NotFound:
-            span.set_attribute("outcome", "not_found")
-            raise
-        except ProviderError as exc:
-            span.set_attribute("error.type", type(exc).__name__)
-            if isinstance(exc, DailyQuotaExhausted):
-                span.set_attribute("outcome", "daily_quota")
-                span.set_attribute("quota", "exhausted")
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:300]))
-            raise
-        except asyncio.CancelledError:
-            span.add_event("cancelled", {"reason": "the caller's timeout or shutdown"})
-            raise
-        span.set_attribute("outcome", "ok")
-        return result
-
-
-def _note_attempt(outcome: Outcome, status: int, attempt: int) -> None:
-    """A failed attempt on the provider span: an event, and the outcome kind so far."""
-    span = trace.get_current_span()
-    span.set_attribute("outcome", outcome.kind)
-    span.add_event(
-        "attempt failed",
-        {
-            "attempt": attempt + 1,
-            "outcome": outcome.kind,
-            "status": status,
-            "detail": outcome.detail,
-        },
-    )
-
-
-def build_client(
-    contact_email: str, timeout_s: float, max_connections: int = 100
-) -> httpx.AsyncClient:
-    """The process-wide pooled client: keep-alive, redirects followed, UA with contact."""
-    inner = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections // 2 or 1,
-            keepalive_expiry=30.0,
-        ),
-        retries=0,
-    )
-    client = httpx.AsyncClient(
-        transport=_CredentialTransport(inner),
-        headers={"User-Agent": user_agent(contact_email), "Accept": "application/json"},
-        timeout=httpx.Timeout(timeout_s),
-        follow_redirects=True,
-        max_redirects=5,
-    )
-    instrument_http_client(client)  # above _CredentialTransport: its spans never see a key
-    return client
