@@ -11,7 +11,7 @@ from typing import Any
 import click
 from aiokafka.errors import KafkaError
 
-from ops.cli import backfill, db, demo, dev, dlq, publish, replay, schemas, synthetic, topics
+from ops.cli import backfill, db, demo, dev, dlq, publish, replay, schemas, synthetic, topics, trace
 from ops.devstack.processes import StackError
 from shared.events import CodecError
 from shared.months import InvalidMonth
@@ -65,6 +65,7 @@ cli.add_command(publish.publish)
 cli.add_command(schemas.schemas)
 cli.add_command(dlq.dlq)
 cli.add_command(synthetic.synthetic)
+cli.add_command(trace.trace)
 
 
 def main() -> None:
