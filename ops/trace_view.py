@@ -35,7 +35,9 @@ KEY_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("unresolved", "unresolved"),
     ("already_known", "already_known"),
     ("status", "status"),
+    ("isbn", "isbn"),
     ("http.response.status_code", "http"),
+    ("http.status_code", "http"),  # the older convention some instrumentations still use
 )
 # One colour per service (the pipeline's five in order, then a palette for any other).
 SERVICE_COLOURS = {
@@ -50,6 +52,7 @@ ERROR_COLOUR = "#d62728"
 BAR_WIDTH = 40  # characters of the text waterfall's time axis
 OPERATION_WIDTH = 56  # the text's operation column (indentation included), longer ones cut
 INDENT = "  "
+ERROR_WIDTH = 90  # the text's error description, longer ones cut (the HTML's tooltip has it all)
 
 
 class TraceViewError(Exception):
@@ -212,14 +215,16 @@ def key_attributes(span: Span, month: str | None = None) -> list[str]:
     (the header names it) or on a root, a provider only where the operation does not start with
     it already."""
     out: list[str] = []
+    labels: set[str] = set()
     for key, label in KEY_ATTRIBUTES:
-        if key not in span.tags:
+        if key not in span.tags or label in labels:
             continue
         value = span.tags[key]
         if key == "month" and str(value) == month and span.parent_id is not None:
             continue
         if key == "provider" and span.operation.startswith(f"{value} "):
             continue
+        labels.add(label)
         out.append(f"{label}={value}")
     return out
 
@@ -264,7 +269,7 @@ def render_text(view: TraceView, *, bar_width: int = BAR_WIDTH) -> str:
         operation = _cut(INDENT * row.depth + span.operation, operation_width)
         notes = key_attributes(span, view.month)
         if span.is_error:
-            notes.append(f"ERROR {span.error_message}".rstrip())
+            notes.append(_cut(f"ERROR {span.error_message}".rstrip(), ERROR_WIDTH))
         line = (
             f"{'!' if span.is_error else ' '} {span.service:<{service_width}}  "
             f"{operation:<{operation_width}}  {format_offset(span.start_us - view.start_us):>9}  "
@@ -383,7 +388,7 @@ def render_html(view: TraceView) -> str:
         f'<p class="meta">trace <code>{esc(view.trace_id)}</code> · {esc(header[1])}</p>\n'
         f'<p class="legend">{legend}</p>\n'
         "<table>\n<colgroup>"
-        '<col style="width:90px"><col style="width:45%"><col style="width:80px">'
+        '<col style="width:90px"><col style="width:36%"><col style="width:80px">'
         '<col style="width:70px"><col></colgroup>\n'
         "<thead><tr><th>service</th><th>operation</th>"
         '<th class="num">start</th><th class="num">duration</th>'
