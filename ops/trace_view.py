@@ -18,13 +18,14 @@ import html
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
 SERVICE_PREFIX = "alexandria-"
 ROOT_SERVICE = "alexandria-scheduler"
+LIBRARY_SCOPE = "opentelemetry.instrumentation."  # otel.scope.name of the libraries' spans
 # Attributes shown on a span's line, in this order, with their short labels.
 KEY_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("month", "month"),
@@ -36,6 +37,7 @@ KEY_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("already_known", "already_known"),
     ("status", "status"),
     ("isbn", "isbn"),
+    ("events", "events"),  # the projector's: events folded
     ("http.response.status_code", "http"),
     ("http.status_code", "http"),  # the older convention some instrumentations still use
 )
@@ -97,6 +99,7 @@ class TraceView:
     end_us: int
     month: str | None  # the root's month attribute (else any span's)
     services: Sequence[str] = field(default_factory=tuple)  # in order of first appearance
+    hidden: int = 0  # library spans left out
 
     @property
     def duration_us(self) -> int:
@@ -131,8 +134,31 @@ def _parent(span: Mapping[str, Any], trace_id: str, known: set[str]) -> str | No
     return None
 
 
-def parse_trace(trace: Mapping[str, Any]) -> TraceView:
-    """One trace as Jaeger's query API gives it (an element of `data`) into rows in tree order."""
+def is_library(span: Span) -> bool:
+    """A span of one of OpenTelemetry's instrumentations (an HTTP attempt, an SQL statement, a
+    Kafka send or receive), not one the project's code made."""
+    return str(span.tags.get("otel.scope.name", "")).startswith(LIBRARY_SCOPE)
+
+
+def _without_library(spans: list[Span]) -> list[Span]:
+    """The project's own spans, each under its nearest ancestor that is one too."""
+    by_id = {s.span_id: s for s in spans}
+
+    def shown_parent(span: Span) -> str | None:
+        parent, hops = span.parent_id, 0
+        while parent is not None and parent in by_id and is_library(by_id[parent]):
+            parent, hops = by_id[parent].parent_id, hops + 1
+            if hops > len(by_id):  # a cycle of library spans
+                return None
+        return parent
+
+    return [replace(s, parent_id=shown_parent(s)) for s in spans if not is_library(s)]
+
+
+def parse_trace(trace: Mapping[str, Any], *, hide_library: bool = False) -> TraceView:
+    """One trace as Jaeger's query API gives it (an element of `data`) into rows in tree order;
+    with `hide_library`, without the instrumentations' spans (see `is_library`), their children
+    under the nearest ancestor shown. The time axis is the whole trace's either way."""
     try:
         trace_id = str(trace["traceID"])
         raw_spans: list[Mapping[str, Any]] = list(trace["spans"])
@@ -159,8 +185,9 @@ def parse_trace(trace: Mapping[str, Any]) -> TraceView:
     def order(span: Span) -> tuple[int, str]:
         return (span.start_us, span.span_id)
 
+    shown = _without_library(spans) if hide_library else spans
     children: dict[str | None, list[Span]] = {}
-    for span in spans:
+    for span in shown:
         children.setdefault(span.parent_id, []).append(span)
     rows: list[Row] = []
     seen: set[str] = set()
@@ -176,7 +203,7 @@ def parse_trace(trace: Mapping[str, Any]) -> TraceView:
 
     for root in sorted(children.get(None, []), key=order):
         walk(root, 0)
-    for span in sorted(spans, key=order):  # spans only in a parent cycle: shown as roots
+    for span in sorted(shown, key=order):  # spans only in a parent cycle: shown as roots
         walk(span, 0)
 
     services: list[str] = []
@@ -191,6 +218,7 @@ def parse_trace(trace: Mapping[str, Any]) -> TraceView:
         end_us=max((s.end_us for s in spans), default=0),
         month=month,
         services=tuple(services),
+        hidden=len(spans) - len(shown),
     )
 
 
@@ -243,6 +271,8 @@ def _bar(view: TraceView, span: Span, width: int = BAR_WIDTH) -> str:
 
 def header_lines(view: TraceView) -> list[str]:
     errors = f", {view.errors} ERROR" if view.errors else ""
+    if view.hidden:
+        errors += f" ({view.hidden} library spans hidden)"
     return [
         f"month {view.month or '?'}  trace {view.trace_id}",
         f"{len(view.rows)} spans{errors}, {format_duration(view.duration_us)}, "

@@ -40,12 +40,17 @@ def _month(_: click.Context, __: click.Parameter, value: str) -> str:
     default=None,
     help="Also write the waterfall as a self-contained HTML page to this file.",
 )
-def show(month: str, jaeger_url: str | None, html_file: Path | None) -> None:
+@click.option(
+    "--no-library",
+    is_flag=True,
+    help="Leave out the HTTP, SQL and Kafka spans of OpenTelemetry's instrumentations.",
+)
+def show(month: str, jaeger_url: str | None, html_file: Path | None, no_library: bool) -> None:
     """The month's trace (its newest run) as a waterfall: one line per span, by parent."""
     url = jaeger_url or jaeger.ui_url(local_settings())
     try:
         found = fetch_month_trace(url, month)
-        view = parse_trace(found.trace)
+        view = parse_trace(found.trace, hide_library=no_library)
     except TraceViewError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(render_text(view), nl=False)

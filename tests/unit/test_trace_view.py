@@ -94,7 +94,16 @@ def sample() -> dict[str, Any]:
             already_known=2,
         ),
         span("c1", "cascade", "p3", 430, 60, parent="r1", provider="isbndb", status="resolved"),
-        span("j1", "project month", "p5", 950, 50, parent="r1", month="2019-03", events=4),
+        span(
+            "k1",
+            "test.isbn-resolved send",
+            "p3",
+            940,
+            1,
+            parent="r1",
+            otel__scope__name="opentelemetry.instrumentation.aiokafka",
+        ),
+        span("j1", "project month", "p5", 950, 50, parent="k1", month="2019-03", events=4),
         span("x1", "orphan", "p5", 990, 5, parent="missing"),
     ]
     names = ["scheduler", "generator", "resolver", "enricher", "projector"]
@@ -114,13 +123,27 @@ def test_rows_in_tree_order_with_depths() -> None:
         ("resolve month", 2),
         ("cascade", 3),
         ("enrich isbn", 3),  # its FOLLOWS_FROM link to another trace is not its parent
-        ("project month", 3),
+        ("test.isbn-resolved send", 3),
+        ("project month", 4),
         ("orphan", 0),  # parent not in the trace: a root
     ]
     assert view.month == "2019-03"
     assert view.services == ("scheduler", "generator", "resolver", "enricher", "projector")
     assert view.duration_us == 1_000_000
-    assert view.errors == 1
+    assert view.errors == 1 and view.hidden == 0
+
+
+def test_library_spans_hidden_on_request() -> None:
+    view = parse_trace(sample(), hide_library=True)
+    assert [(r.span.operation, r.depth) for r in view.rows][-3:] == [
+        ("enrich isbn", 3),
+        ("project month", 3),  # under the resolver's span, the Kafka send left out
+        ("orphan", 0),
+    ]
+    assert view.hidden == 1 and view.duration_us == 1_000_000
+    text = render_text(view)
+    assert "isbn-resolved send" not in text
+    assert text.splitlines()[1].startswith("9 spans, 1 ERROR (1 library spans hidden), 1.00s")
 
 
 def test_text_waterfall_indents_marks_errors_and_shows_key_attributes() -> None:
@@ -128,10 +151,10 @@ def test_text_waterfall_indents_marks_errors_and_shows_key_attributes() -> None:
     lines = text.splitlines()
     assert lines[0] == f"month 2019-03  trace {TRACE_ID}"
     assert lines[1] == (
-        "9 spans, 1 ERROR, 1.00s, services: scheduler, generator, resolver, enricher, projector"
+        "10 spans, 1 ERROR, 1.00s, services: scheduler, generator, resolver, enricher, projector"
     )
     body = lines[4:]
-    assert len(body) == 9
+    assert len(body) == 10
 
     def line(operation: str) -> str:
         [found] = [x for x in body if f" {operation} " in x]
@@ -161,6 +184,7 @@ def test_text_waterfall_indents_marks_errors_and_shows_key_attributes() -> None:
     assert "provider=" not in failed  # its name says the provider
     assert [x for x in body if x.startswith("!")] == [failed]
     # Bars sit on the time axis: the projector's starts at 95% of the trace.
+    assert line("project month").endswith("events=4")
     bar = line("project month").split("|")[1]
     assert bar.index("█") == 19
 
@@ -196,14 +220,14 @@ def test_html_page_is_self_contained_and_well_formed() -> None:
     assert "script" not in names and "link" not in names and "img" not in names
     assert "http://" not in page and "https://" not in page and "url(" not in page
     text = " ".join(parser.text)
-    assert "2019-03" in text and TRACE_ID in text and "9 spans" in text
+    assert "2019-03" in text and TRACE_ID in text and "10 spans" in text
     for service in SERVICE_COLOURS:
         assert service in text
 
     rows = [a for t, a in parser.tags if t == "tr" and "span" in (a.get("class") or "")]
-    assert len(rows) == 9
+    assert len(rows) == 10
     bars = [a["style"] or "" for t, a in parser.tags if t == "div" and a.get("class") == "bar"]
-    assert len(bars) == 9
+    assert len(bars) == 10
     assert bars[0].startswith("left:0.000%;width:2.000%;")  # schedule month: 0-20 ms of 1 s
     assert f"background:{SERVICE_COLOURS['scheduler']}" in bars[0]
     # The ERROR row: a class, a red bar, a badge; its tooltip holds every attribute.
