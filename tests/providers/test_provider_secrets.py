@@ -4,46 +4,11 @@ from __future__ import annotations
 
 import logging
 import traceback
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
-from shared.providers import build_book_providers, build_llm_providers
-from shared.providers.errors import ProviderError
 from tests.providers.conftest import KEYS, Sandbox, provider_settings
-
-PROMPT = "List 2 notable books first published in May 2001."
-
-
-def _all_providers(settings: Any) -> Any:
-    """Every client, the book APIs' and the LLMs', as one namespace (two transports)."""
-    books, llms = build_book_providers(settings), build_llm_providers(settings)
-
-    async def aclose() -> None:
-        await books.aclose()
-        await llms.aclose()
-
-    clients = {**vars(books), **{k: v for k, v in vars(llms).items() if k != "transport"}}
-    return SimpleNamespace(**clients, aclose=aclose)
-
-
-async def _exercise(providers: Any, sandbox: Sandbox, errors: list[BaseException]) -> None:
-    book = sandbox.catalogue.books[0]
-    calls = [
-        lambda: providers.isbndb.book(book.isbn13),
-        lambda: providers.isbndb.books_batch([book.isbn13]),
-        lambda: providers.google_books.search(book.title, book.authors[0]),
-        lambda: providers.google_books.by_isbn(book.isbn13),
-        lambda: providers.gemini.generate_books(PROMPT),
-        lambda: providers.xai.generate_books(PROMPT),
-        lambda: providers.openai_compat.generate_books(PROMPT),
-    ]
-    for call in calls:
-        try:
-            await call()
-        except ProviderError as exc:
-            errors.append(exc)
+from tests.providers.exercise import all_providers, exercise, wrong_key_settings
 
 
 def _leaks(text: str) -> list[str]:
@@ -57,11 +22,11 @@ async def test_keys_never_logged_or_raised(
     for name in ("httpx", "httpcore", "shared.providers"):
         caplog.set_level(logging.DEBUG, logger=name)
     settings = provider_settings(sandbox, http_retry_after_max_s=0.5, llm_timeout_s=0.3)
-    providers = _all_providers(settings)
+    providers = all_providers(settings)
     errors: list[BaseException] = []
     try:
         # Happy paths: the sandbox only answers when each key arrives where its API wants it.
-        await _exercise(providers, sandbox, errors)
+        await exercise(providers, sandbox, errors)
         assert errors == [], [str(e) for e in errors]
         # Error paths: 5xx with retries, per-second 429 beyond the cap, daily quota.
         await sandbox.knobs(
@@ -73,20 +38,14 @@ async def test_keys_never_logged_or_raised(
                 "openai_compat": {"timeout_rate": 1.0, "timeout_s": 2.0},
             }
         )
-        await _exercise(providers, sandbox, errors)
+        await exercise(providers, sandbox, errors)
         assert len(errors) >= 5
         # Wrong keys: the providers' error bodies may echo what they were sent.
         await sandbox.reset()
-        wrong = provider_settings(
-            sandbox,
-            isbndb_api_key=KEYS["isbndb"][::-1],
-            google_books_api_key=KEYS["google_books"][::-1],
-            xai_api_key=KEYS["xai"][::-1],
-            llm_timeout_s=0.3,
-        )
-        bad = _all_providers(wrong)
+        wrong = wrong_key_settings(sandbox)
+        bad = all_providers(wrong)
         try:
-            await _exercise(bad, sandbox, errors)
+            await exercise(bad, sandbox, errors)
         finally:
             await bad.aclose()
         # Control: a key put on the URL the ordinary way IS logged, so the capture works.

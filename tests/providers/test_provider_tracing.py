@@ -15,7 +15,7 @@ from opentelemetry.trace import StatusCode
 from shared.providers import build_book_providers
 from shared.providers.errors import ProviderError, ProviderUnavailable
 from tests.providers.conftest import KEYS, Sandbox, provider_settings
-from tests.providers.test_provider_secrets import _all_providers, _exercise
+from tests.providers.exercise import all_providers, exercise, wrong_key_settings
 from tests.spans import installed_exporter, named, texts
 
 tracer = trace.get_tracer("tests.providers")
@@ -77,11 +77,11 @@ async def test_no_configured_key_lands_in_any_exported_span(
     sandbox: Sandbox, spans: InMemorySpanExporter
 ) -> None:
     settings = provider_settings(sandbox, http_retry_after_max_s=0.5, llm_timeout_s=0.3)
-    providers = _all_providers(settings)
+    providers = all_providers(settings)
     errors: list[BaseException] = []
     try:
         with tracer.start_as_current_span("happy paths"):
-            await _exercise(providers, sandbox, errors)
+            await exercise(providers, sandbox, errors)
         assert errors == [], [str(e) for e in errors]
         await sandbox.knobs(
             {
@@ -92,21 +92,15 @@ async def test_no_configured_key_lands_in_any_exported_span(
             }
         )
         with tracer.start_as_current_span("error paths"):
-            await _exercise(providers, sandbox, errors)
+            await exercise(providers, sandbox, errors)
     finally:
         await providers.aclose()
     await sandbox.reset()
-    wrong = provider_settings(
-        sandbox,
-        isbndb_api_key=KEYS["isbndb"][::-1],
-        google_books_api_key=KEYS["google_books"][::-1],
-        xai_api_key=KEYS["xai"][::-1],
-        llm_timeout_s=0.3,
-    )
-    bad = _all_providers(wrong)
+    wrong = wrong_key_settings(sandbox)
+    bad = all_providers(wrong)
     try:
         with tracer.start_as_current_span("wrong keys"):
-            await _exercise(bad, sandbox, errors)
+            await exercise(bad, sandbox, errors)
     finally:
         await bad.aclose()
     assert any(isinstance(e, ProviderError) for e in errors)
