@@ -9,6 +9,7 @@ import statistics
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -60,3 +61,21 @@ def percentile(values: list[float], p: float) -> float:
     if len(ordered) == 1:
         return ordered[0]
     return statistics.quantiles(ordered, n=100, method="inclusive")[int(p) - 1]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of `make bench`'s table: a measured figure, the floor measured in the same run
+    (if the goal is relative to one), the goal and whether it was met."""
+
+    name: str  # what was measured, with its size: "known-books query p50, 50 vs 1M editions"
+    value: float
+    unit: str  # "ms", "events/s", "MB", "ratio", ...
+    goal: str  # as the issue states it: "< 50 ms", ">= 0.5 of floor"
+    met: bool
+    floor: float | None = None  # in the same unit as value, measured in the same run
+    floor_name: str = ""  # "50 primary-key lookups"
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.floor if self.floor else None
