@@ -45,7 +45,10 @@ status: setup ## Show the local stack's health and addresses
 down: setup ## Stop the local stack (its data stays in .state/)
 	$(BIN)/alexandria dev down
 
+bench: setup ## Every benchmark at its quick size (about 15 min on 2 cores): one table of figure, floor, ratio, goal, met
+	$(BIN)/python -m bench
+
 chart: tools ## Lint, render and validate the Helm chart
 	$(BIN)/pytest tests/deploy -q
 
-.PHONY: help tools chart setup test demo lint typecheck up status down
+.PHONY: help tools chart bench setup test demo lint typecheck up status down
