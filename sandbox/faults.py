@@ -1,5 +1,6 @@
 """Per-provider middleware that applies the knobs: counts calls, checks keys, enforces the daily
-quota and the per-second limit, adds latency, and injects timeouts, 5xx and malformed bodies."""
+quota, the per-second limit and the per-key rate, adds latency, and injects timeouts, 5xx and
+malformed bodies."""
 
 from __future__ import annotations
 
@@ -53,6 +54,33 @@ def _retry_after(counters: ProviderCounters, state: SandboxState, limit: int) ->
     return None
 
 
+def caller(request: web.Request) -> str:
+    """Whom a per-key limit counts: the API key wherever the API takes it, else the User-Agent
+    (how Open Library and WDQS tell clients apart)."""
+    for header in ("Authorization", "x-goog-api-key"):
+        if header in request.headers:
+            return f"{header}:{request.headers[header]}"
+    if "key" in request.query:
+        return f"key:{request.query['key']}"
+    return f"ua:{request.headers.get('User-Agent', '')}"
+
+
+def per_key_wait(
+    counters: ProviderCounters, state: SandboxState, who: str, rate: float, burst: float
+) -> int | None:
+    """GCRA per caller: seconds to wait if this call is early for its slot by more than the
+    burst's slack, else None (and the slot is taken)."""
+    if rate <= 0:
+        return None
+    now, interval = state.monotonic(), 1.0 / rate
+    due = counters.next_arrival.get(who, now)
+    slack = (burst - 1.0) * interval
+    if now < due - slack:
+        return max(1, math.ceil(due - slack - now))
+    counters.next_arrival[who] = max(due, now) + interval
+    return None
+
+
 def truncate(response: web.Response) -> web.Response:
     """Cut a JSON body mid-way, as a dropped connection or a proxy's buffer limit would."""
     body = response.body
@@ -90,6 +118,10 @@ def fault_middleware(provider: str, authorize: Authorizer | None = None) -> Midd
         wait = _retry_after(counters, state, knobs.rate_limit_429)
         if wait is not None:
             counters.injected["rate_limit_429"] += 1
+            return style.rate_limited(wait)
+        wait = per_key_wait(counters, state, caller(request), knobs.rate_per_s, knobs.rate_burst)
+        if wait is not None:
+            counters.injected["rate_per_key"] += 1
             return style.rate_limited(wait)
 
         seed = state.knobs.seed_for(provider)

@@ -38,6 +38,11 @@ class ProviderKnobs:
     timeout_s: float = 90.0
     # Calls accepted per rolling second; further calls get the provider's 429 with Retry-After.
     rate_limit_429: int = 0
+    # Calls accepted per second per key (the API key, else the User-Agent), as the real APIs
+    # limit each key: a steady rate with `rate_burst` calls of slack (GCRA); a call early for
+    # its slot gets the provider's 429 and counts as injected "rate_per_key". 0: off.
+    rate_per_s: float = 0.0
+    rate_burst: float = 1.0
     # Calls accepted per (UTC) day; further calls get the provider's per-day quota error.
     daily_quota: int | None = None
     malformed_rate: float = 0.0
@@ -50,7 +55,7 @@ class ProviderKnobs:
 
 
 _RATES = {"error_rate", "timeout_rate", "malformed_rate", "coverage"}
-_NON_NEGATIVE = {"latency_ms", "latency_jitter_ms", "timeout_s"}
+_NON_NEGATIVE = {"latency_ms", "latency_jitter_ms", "timeout_s", "rate_per_s"}
 _INTS = {"rate_limit_429", "daily_quota", "seed"}
 _OPTIONAL = {"daily_quota", "coverage", "api_key", "seed"}
 _KNOB_NAMES = tuple(f.name for f in fields(ProviderKnobs))
@@ -90,6 +95,8 @@ def _check_value(provider: str, knob: str, value: Any) -> Any:
         raise KnobError(f"{where} must be between 0 and 1, got {value}")
     if knob in _NON_NEGATIVE and value < 0:
         raise KnobError(f"{where} must be >= 0, got {value}")
+    if knob == "rate_burst" and value < 1:
+        raise KnobError(f"{where} must be >= 1, got {value}")
     return float(value)
 
 

@@ -26,6 +26,8 @@ class ProviderCounters:
     quota_used: int = 0
     # Monotonic times of the calls accepted in the last second, for the per-second limit.
     recent: deque[float] = field(default_factory=deque)
+    # Per caller (key or User-Agent): the theoretical arrival time of its next call (GCRA).
+    next_arrival: dict[str, float] = field(default_factory=dict)
     # Fault draws made so far: the n-th call's faults depend only on (seed, provider, n).
     draws: int = 0
 

@@ -147,10 +147,20 @@ class ProviderSettings(Block):
     """Where one external API lives. Base URLs default to the real services; keys are secrets.
     `max_concurrency` caps this provider below the HTTP-wide cap where the provider asks for it
     (ISBNdb counts requests per second per plan, Open Library allows ~3 req/s to identified
-    clients, WDQS asks for one query at a time)."""
+    clients, WDQS asks for one query at a time). `rate_per_s` is the provider's published
+    request rate per key (per client where there is no key), honoured by all replicas together
+    through PostgreSQL (shared.providers.pace); 0 leaves the provider unpaced. Defaults and
+    their sources: ISBNdb 1/s (Basic plan; Premium 3, Pro 5, per ISBNdb's docs), Google Books
+    100 requests/minute/user (Google Cloud console default), Open Library 3/s (its developer
+    page, for a User-Agent with a contact, which we send), Internet Archive 1/s (no published
+    limit; its staff ask for about that), Gemini 10/minute (gemini-2.5-flash free tier, ai.google
+    .dev rate-limits page). WDQS limits processing time, not requests (60 s per minute): one
+    query at a time already keeps within it, so Wikidata is unpaced; xAI's limits are per team
+    in its console, and a local OpenAI-compatible server has none."""
 
     base_url: str
     max_concurrency: int | None = Field(default=None, ge=1, le=256)
+    rate_per_s: float = Field(default=0.0, ge=0, le=10_000)
 
 
 class IsbndbSettings(ProviderSettings):
@@ -161,6 +171,7 @@ class IsbndbSettings(ProviderSettings):
     daily_quota: int = Field(default=13_000, ge=0)
     batch_size: int = Field(default=100, ge=1, le=1000)
     max_concurrency: int | None = Field(default=2, ge=1, le=256)
+    rate_per_s: float = Field(default=1.0, ge=0, le=10_000)
 
 
 class GoogleBooksSettings(ProviderSettings):
@@ -168,6 +179,7 @@ class GoogleBooksSettings(ProviderSettings):
 
     base_url: str = "https://www.googleapis.com/books/v1"
     api_key: SecretStr | None = None
+    rate_per_s: float = Field(default=100 / 60, ge=0, le=10_000)
 
 
 class OpenLibrarySettings(ProviderSettings):
@@ -175,6 +187,7 @@ class OpenLibrarySettings(ProviderSettings):
 
     base_url: str = "https://openlibrary.org"
     max_concurrency: int | None = Field(default=3, ge=1, le=256)
+    rate_per_s: float = Field(default=3.0, ge=0, le=10_000)
     batch_size: int = Field(default=25, ge=1, le=1000)
 
 
@@ -182,6 +195,7 @@ class ArchiveSettings(ProviderSettings):
     model_config = _config("ARCHIVE_")
 
     base_url: str = "https://archive.org"
+    rate_per_s: float = Field(default=1.0, ge=0, le=10_000)
 
 
 class WikidataSettings(ProviderSettings):
@@ -199,6 +213,7 @@ class GeminiSettings(ProviderSettings):
     base_url: str = "https://generativelanguage.googleapis.com"
     api_key: SecretStr | None = None
     model: str = "gemini-2.5-flash"
+    rate_per_s: float = Field(default=10 / 60, ge=0, le=10_000)
 
 
 class XaiSettings(ProviderSettings):

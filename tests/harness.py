@@ -53,6 +53,9 @@ class Pipeline:
                 f"ALEXANDRIA_{name}_BASE_URL": f"{self.sandbox}/{path}"
                 for name, path in PROVIDER_PATHS.items()
             },
+            # The real APIs' rates (ISBNdb 1/s) would make every test wait; a test that wants
+            # pacing to bind sets its own.
+            **{f"ALEXANDRIA_{name}_RATE_PER_S": "200" for name in PROVIDER_PATHS},
             **{
                 f"ALEXANDRIA_{name}_API_KEY": "sandbox-key"
                 for name in ("ISBNDB", "GOOGLE_BOOKS", "GEMINI", "XAI")

@@ -22,6 +22,7 @@ from shared.providers.http import HttpTransport
 from shared.providers.isbndb import IsbndbClient
 from shared.providers.openai_compat import OpenAICompatClient
 from shared.providers.openlibrary import OpenLibraryClient
+from shared.providers.pace import MemoryPaceStore, Pacer, PaceStore, PostgresPaceStore
 from shared.providers.quota import MemoryQuotaStore, PostgresQuotaStore, QuotaStore
 from shared.providers.wikidata import WikidataClient
 from shared.settings import Settings
@@ -71,10 +72,11 @@ class LLMProviders:
 
 
 def _transport(settings: Settings, pool: asyncpg.Pool | None) -> HttpTransport:
-    """Without a pool, quotas are per process only (fine for a CLI or a test, wrong for
+    """Without a pool, quotas and pacing are per process only (fine for a CLI or a test, wrong for
     replicas: pass the service's pool)."""
     quota: QuotaStore = PostgresQuotaStore(pool) if pool is not None else MemoryQuotaStore()
-    return HttpTransport.from_settings(settings, quota=quota)
+    pace: PaceStore = PostgresPaceStore(pool) if pool is not None else MemoryPaceStore()
+    return HttpTransport.from_settings(settings, quota=quota, pace=Pacer(pace))
 
 
 def build_book_providers(settings: Settings, pool: asyncpg.Pool | None = None) -> BookProviders:

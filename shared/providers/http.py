@@ -25,6 +25,7 @@ from shared.providers.errors import (
 )
 from shared.providers.observed import counted, note_attempt, traced
 from shared.providers.outcomes import Classifier, Outcome, classify_status
+from shared.providers.pace import Pacer
 from shared.providers.quota import QuotaStore, next_midnight
 from shared.providers.spec import Clock, Credential, ProviderSpec, RetryPolicy, Sleep, utc_now
 from shared.settings import Settings
@@ -50,6 +51,7 @@ class HttpTransport:
     client: httpx.AsyncClient
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     quota: QuotaStore | None = None
+    pace: Pacer | None = None
     clock: Clock = utc_now
     sleep: Sleep = asyncio.sleep
     rng: Callable[[], float] = random.random
@@ -61,6 +63,7 @@ class HttpTransport:
         settings: Settings,
         *,
         quota: QuotaStore | None = None,
+        pace: Pacer | None = None,
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
@@ -69,6 +72,7 @@ class HttpTransport:
             client=build_client(settings.http.contact_email, settings.http.timeout_s),
             retry=RetryPolicy.from_settings(settings),
             quota=quota,
+            pace=pace,
             clock=clock,
             sleep=sleep,
             rng=rng,
@@ -249,6 +253,8 @@ class HttpTransport:
             started = time.monotonic()
             try:
                 async with state.semaphore:
+                    if self.pace is not None:
+                        await self.pace.before_send(spec, credential)
                     response = await self.client.request(
                         method,
                         url,

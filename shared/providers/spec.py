@@ -33,6 +33,8 @@ class ProviderSpec:
     shares_exhaustion: bool = False
     # The time zone whose midnight resets the provider's daily quota.
     quota_tz: tzinfo = UTC
+    # Calls per second per key, shared by all replicas (shared.providers.pace); 0: unpaced.
+    rate_per_s: float = 0.0
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -61,6 +63,7 @@ def spec_from_block(
         daily_limit=daily_limit,
         shares_exhaustion=shares_exhaustion,
         quota_tz=quota_tz,
+        rate_per_s=block.rate_per_s,
     )
 
 

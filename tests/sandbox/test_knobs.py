@@ -3,6 +3,7 @@ malformed JSON, latency and hangs; the admin API validates, counts and resets.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -202,3 +203,33 @@ def test_knobs_from_json_layers_and_rejects_bad_input() -> None:
         with pytest.raises(KnobError):
             Knobs().with_json_patch(text)
     assert json.loads(json.dumps(knobs.to_json()))["providers"]["isbndb"]["daily_quota"] == 100
+
+
+async def test_per_key_rate_refuses_bursts_and_counts_them(client: httpx.AsyncClient) -> None:
+    await set_knobs(client, {"isbndb": {"rate_per_s": 4}})
+    isbn = books_known_by("isbndb", 1)[0].isbn13
+
+    async def burst(key: str, n: int) -> list[int]:
+        calls = [
+            client.get(f"/isbndb/book/{isbn}", headers={"Authorization": key}) for _ in range(n)
+        ]
+        return sorted([r.status_code for r in await asyncio.gather(*calls)])
+
+    # Each key has its own rate: a burst of five on one key gets one call through, another
+    # key is not held back by it.
+    assert await burst("key-a", 5) == [200, 429, 429, 429, 429]
+    assert await burst("key-b", 1) == [200]
+    await asyncio.sleep(0.3)
+    statuses = []
+    for _ in range(4):  # paced at the rate: all accepted
+        statuses += await burst("key-a", 1)
+        await asyncio.sleep(0.3)
+    assert statuses == [200] * 4
+    await set_knobs(client, {"isbndb": {"rate_burst": 3}})
+    await asyncio.sleep(1.0)
+    assert await burst("key-c", 4) == [200, 200, 200, 429]
+    stats = (await client.get("/_sandbox/stats")).json()["providers"]["isbndb"]
+    assert stats["injected"]["rate_per_key"] == 5
+    assert stats["by_status"]["429"] == 5
+    with pytest.raises(KnobError, match="rate_burst"):
+        Knobs().with_patch({"isbndb": {"rate_burst": 0.5}})

@@ -38,3 +38,17 @@ def test_a_bad_dsn_does_not_echo_it(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_redact_dsn() -> None:
     assert redact_dsn("postgresql://u:p@h:1/d") == "postgresql://u:***@h:1/d"
     assert redact_dsn("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+def test_rate_limits_default_to_the_published_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.isbndb.rate_per_s == 1.0  # Basic plan
+    assert settings.google_books.rate_per_s == pytest.approx(100 / 60)  # 100 per minute per user
+    assert settings.openlibrary.rate_per_s == 3.0  # identified User-Agent
+    assert settings.wikidata.rate_per_s == 0.0  # WDQS limits processing time, not requests
+    monkeypatch.setenv("ALEXANDRIA_ISBNDB_RATE_PER_S", "3")  # Premium
+    assert load_settings().isbndb.rate_per_s == 3.0
+    assert load_settings(openlibrary_rate_per_s=0).setting("openlibrary_rate_per_s") == 0.0
+    monkeypatch.setenv("ALEXANDRIA_GOOGLE_BOOKS_RATE_PER_S", "-1")
+    with pytest.raises(SettingsError, match="ALEXANDRIA_GOOGLE_BOOKS_RATE_PER_S"):
+        load_settings()
