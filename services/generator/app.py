@@ -12,6 +12,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from services.generator.fetch import LLM, ask, configured_llms
 from services.generator.logic import Answer, build_prompt, generation_outcome
+from shared.db.pool import create_pool
 from shared.events import BooksGenerated, MonthGenerationFailed, MonthScheduled
 from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
@@ -103,7 +104,9 @@ def mark_outcome(
 
 
 async def run(settings: Settings) -> None:
-    providers = build_llm_providers(settings)
+    # A small pool for the rate limits and quotas every replica shares (shared.providers.pace).
+    pool = await create_pool(settings, max_size=2)
+    providers = build_llm_providers(settings, pool)
     try:
         generator = Generator(configured_llms(providers), settings.llm.timeout_s)
         spec = WorkerSpec(
@@ -116,3 +119,4 @@ async def run(settings: Settings) -> None:
         await run_worker(spec, settings)
     finally:
         await providers.aclose()
+        await pool.close()
