@@ -135,7 +135,12 @@ class HttpSettings(Block):
     model_config = _config("HTTP_")
 
     timeout_s: float = Field(default=20.0, gt=0)
-    max_retries: int = Field(default=3, ge=0, le=10)
+    max_retries: int = Field(default=6, ge=0, le=20)
+    # A call's retries stop when the next attempt would start this long after the first.
+    retry_deadline_s: float = Field(default=120.0, gt=0)
+    # A provider failing (transiently) for longer than this counts as down: inputs stop
+    # waiting for it and are decided without it, logged as an error (shared.providers.outage).
+    outage_patience_s: float = Field(default=900.0, ge=0)
     max_concurrency: int = Field(default=8, ge=1, le=256)
     backoff_base_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)

@@ -12,6 +12,7 @@ from typing import TypeVar
 from shared.events import ISBNResolved
 from shared.providers import BookProviders, DailyQuotaExhausted, NotFound, ProviderError
 from shared.providers.models import BookRecord, WikidataFacts
+from shared.providers.outage import Outages, gather_all
 from shared.similarity import match_score
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,32 @@ async def timed(
     default: T,
     timings: dict[str, int],
     failures: dict[str, str] | None = None,
+    outages: Outages | None = None,
 ) -> T:
-    """Run one provider call; a provider failure costs its data, not the batch (and is noted
-    in `failures`)."""
+    """Run one provider call. A transient failure of a provider within its outage patience
+    raises ProviderStillFailing (the batch waits for it: the worker retries it); a definitive
+    one, or one of a provider down past its patience, costs its data, not the batch (and is
+    noted in `failures`)."""
     started = time.monotonic()
     try:
-        return await call
+        result = await call
+        if outages is not None:
+            outages.answered(provider)
+        return result
     except DailyQuotaExhausted as exc:
+        if outages is not None:
+            outages.answered(provider)
         log.warning("%s daily quota spent: continuing on free sources", provider)
         if failures is not None:
             failures.setdefault(provider, f"{type(exc).__name__}: {exc}")
         return default
     except NotFound:
+        if outages is not None:
+            outages.answered(provider)
         return default
     except ProviderError as exc:
+        if outages is not None:
+            outages.failed(exc)  # raises while the batch must wait for the provider
         log.warning("%s failed for a batch: %s", provider, exc)
         if failures is not None:
             failures.setdefault(provider, f"{type(exc).__name__}: {exc}")
@@ -66,27 +79,29 @@ class ProviderMetadata:
     def __init__(self, providers: BookProviders, concurrency: int) -> None:
         self.providers = providers
         self.limit = asyncio.Semaphore(concurrency)
+        self.outages = providers.transport.outages
 
     async def fetch(self, isbns: Sequence[str], by_isbn: Mapping[str, ISBNResolved]) -> Fetched:
         timings: dict[str, int] = {}
         failures: dict[str, str] = {}
         p = self.providers
         asked = list(isbns)
-        isbndb, openlibrary, wikidata = await asyncio.gather(
-            timed("isbndb", p.isbndb.books_batch(asked), {}, timings, failures),
-            timed("openlibrary", p.openlibrary.books_batch(asked), {}, timings, failures),
-            timed("wikidata", p.wikidata.facts_for_isbns(asked), {}, timings, failures),
+        out = self.outages
+        isbndb, openlibrary, wikidata = await gather_all(
+            timed("isbndb", p.isbndb.books_batch(asked), {}, timings, failures, out),
+            timed("openlibrary", p.openlibrary.books_batch(asked), {}, timings, failures, out),
+            timed("wikidata", p.wikidata.facts_for_isbns(asked), {}, timings, failures, out),
         )
         missing = [i for i in asked if i not in isbndb]
-        google = await asyncio.gather(
+        google = await gather_all(
             *(
                 self._limited(
-                    timed("google_books", p.google_books.by_isbn(i), None, timings, failures)
+                    timed("google_books", p.google_books.by_isbn(i), None, timings, failures, out)
                 )
                 for i in missing
             )
         )
-        descriptions = await asyncio.gather(
+        descriptions = await gather_all(
             *(
                 self._limited(self._archive_description(by_isbn[i], timings, failures))
                 for i in asked
@@ -121,6 +136,7 @@ class ProviderMetadata:
             [],
             timings,
             failures,
+            self.outages,
         )
         for hit in hits:
             if hit.description and (

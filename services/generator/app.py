@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming, Reject, WorkerSpec, run_worker, topic_for
 from shared.months import InvalidMonth, validate_month_request
 from shared.providers import build_llm_providers
+from shared.providers.outage import gather_all
 from shared.settings import Settings
 from shared.telemetry import context_from_headers, correlated, inject_headers
 from shared.tracing import record_failure
@@ -32,7 +32,11 @@ class Generator:
         self.timeout_s = timeout_s
 
     async def handle(self, batch: Sequence[Incoming], producer: EventProducer) -> list[Reject]:
-        results = await asyncio.gather(*(self._one(item, producer) for item in batch))
+        # A month waiting for an LLM (ProviderStillFailing) fails the batch only after its
+        # siblings finished: the worker aborts the transaction and retries the batch.
+        results: list[Reject | None] = await gather_all(
+            *(self._one(item, producer) for item in batch)
+        )
         return [r for r in results if r is not None]
 
     async def _one(self, item: Incoming, producer: EventProducer) -> Reject | None:
@@ -63,7 +67,9 @@ class Generator:
             prompt = build_prompt(
                 scheduled.year, scheduled.month, scheduled.prompt_variant, scheduled.batch_size
             )
-            answers = await asyncio.gather(*(ask(llm, prompt, self.timeout_s) for llm in self.llms))
+            answers: list[Answer] = await gather_all(
+                *(ask(llm, prompt, self.timeout_s) for llm in self.llms)
+            )
             outcome = generation_outcome(scheduled, answers, datetime.now(UTC))
             mark_outcome(span, answers, outcome)
             await producer.send(outcome, inject_headers())
@@ -108,7 +114,10 @@ async def run(settings: Settings) -> None:
     pool = await create_pool(settings, max_size=2)
     providers = build_llm_providers(settings, pool)
     try:
-        generator = Generator(configured_llms(providers), settings.llm.timeout_s)
+        # Only a safety net: the transport's own deadline ends a call (its retries included)
+        # first, the last attempt started before the deadline taking up to one LLM timeout.
+        bound_s = settings.http.retry_deadline_s + 2 * settings.llm.timeout_s
+        generator = Generator(configured_llms(providers), bound_s)
         spec = WorkerSpec(
             "generator",
             [topic_for(settings, MonthScheduled)],

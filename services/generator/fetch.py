@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from opentelemetry import trace
@@ -12,6 +12,7 @@ from opentelemetry import trace
 from services.generator.logic import SYSTEM_INSTRUCTION, Answer
 from shared.providers import LLMProviders, ProviderError
 from shared.providers.models import LLMBook
+from shared.providers.outage import Outages
 from shared.tracing import record_failure
 
 tracer = trace.get_tracer("alexandria.generator")
@@ -26,21 +27,27 @@ class LLM:
     provider: str
     model: str
     client: BookSuggester
+    outages: Outages = field(default_factory=Outages)
 
 
 def configured_llms(providers: LLMProviders) -> list[LLM]:
-    """Every LLM with credentials (or, for a local OpenAI-compatible server, a base URL)."""
+    """Every LLM with credentials (or, for a local OpenAI-compatible server, a base URL), with
+    the transport's outage record: whether a month waits for a failing LLM."""
     clients = {
         "gemini": providers.gemini,
         "xai": providers.xai,
         "openai_compat": providers.openai_compat,
     }
-    return [LLM(name, c.model, c) for name, c in clients.items() if c is not None]
+    outages = providers.transport.outages
+    return [LLM(name, c.model, c, outages) for name, c in clients.items() if c is not None]
 
 
 async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
-    """One provider, bounded by its own timeout; a failure is an answer too. Its span ("ask
-    <provider>") holds the provider's HTTP call and says how many books came, or the error."""
+    """One provider; a definitive failure (or one of an LLM down past its patience) is an
+    answer too, a transient one raises ProviderStillFailing so the month waits for this LLM
+    (the transport retries each timed-out or failed attempt up to its deadline first;
+    `timeout_s` only bounds a call that outlives that). Its span ("ask <provider>") holds the
+    provider's HTTP call and says how many books came, or the error."""
     started = time.monotonic()
     attributes = {"provider": llm.provider, "model": llm.model}
     with tracer.start_as_current_span(f"ask {llm.provider}", attributes=attributes) as span:
@@ -49,6 +56,7 @@ async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
                 llm.client.generate_books(prompt, system=SYSTEM_INSTRUCTION), timeout_s
             )
             result, error = tuple(books), None
+            llm.outages.answered(llm.provider)
             span.set_attribute("books", len(result))
         except TimeoutError as exc:
             result, error = None, f"timed out after {timeout_s:.0f}s"
@@ -56,4 +64,5 @@ async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
         except ProviderError as exc:
             result, error = None, f"{type(exc).__name__}: {exc}"
             record_failure(span, "llm failed", {"error": error}, error=exc, fail=True)
+            llm.outages.failed(exc)  # raises while the month must wait for this LLM
     return Answer(llm.provider, llm.model, result, error, int((time.monotonic() - started) * 1000))

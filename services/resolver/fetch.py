@@ -22,6 +22,7 @@ from shared.providers import (
     RateLimited,
 )
 from shared.providers.models import BookRecord
+from shared.providers.outage import Outages
 from shared.tracing import record_failure
 
 Search = Callable[[GeneratedBook], Awaitable[Sequence[Candidate | BookRecord]]]
@@ -40,8 +41,26 @@ class ProviderHealth:
         return {p for p, until in self.exhausted_until.items() if until > now}
 
 
+def waiting_on_outages(name: str, search: Search, outages: Outages) -> Search:
+    """`search`, raising ProviderStillFailing on a transient failure while the provider is
+    within its outage patience: the book waits for this tier (the batch is retried) instead
+    of falling through to a lower tier and another edition."""
+
+    async def call(book: GeneratedBook) -> Sequence[Candidate | BookRecord]:
+        try:
+            found = await search(book)
+        except ProviderError as exc:
+            outages.failed(exc)
+            raise
+        outages.answered(name)
+        return found
+
+    return call
+
+
 def searches(providers: BookProviders) -> dict[str, Search]:
-    """Each cascade provider's search, adapted to candidates with an ISBN-13."""
+    """Each cascade provider's search, adapted to candidates with an ISBN-13; a provider's
+    outage makes the book wait for it (`waiting_on_outages`)."""
 
     def first(book: GeneratedBook) -> str | None:
         return book.authors[0] if book.authors else None
@@ -72,13 +91,15 @@ def searches(providers: BookProviders) -> dict[str, Search]:
             for number in {isbn_lib.isbn13_or_none(i) for i in hit.isbns} - {None}
         ]
 
-    return {
+    plain: dict[str, Search] = {
         "isbndb": isbndb,
         "google_books": google_books,
         "openlibrary": openlibrary,
         "archive": archive,
         "wikidata": wikidata,
     }
+    outages = providers.transport.outages
+    return {name: waiting_on_outages(name, search, outages) for name, search in plain.items()}
 
 
 async def run_cascade(
@@ -117,7 +138,9 @@ async def _cascade(
     health: ProviderHealth,
 ) -> list[ResolutionAttempt]:
     """Attempts in cascade order, stopping at the first match. A provider whose daily quota is
-    spent is skipped (and recorded so); one that fails is recorded and the next one asked."""
+    spent is skipped (and recorded so); one still failing transiently raises
+    ProviderStillFailing (the book waits, see `searches`); one down past its outage patience
+    is recorded and the next one asked."""
     attempts: list[ResolutionAttempt] = []
     now = datetime.now(UTC)
     skipped = health.exhausted(now)

@@ -34,6 +34,7 @@ from shared.kafka.consumer import make_consumer
 from shared.kafka.dead_letter_sender import failed_message, send_to_dead_letter
 from shared.kafka.producer import EventProducer
 from shared.metrics import DEAD_LETTERS, EVENTS, HANDLE_SECONDS, LAST_COMMIT, ConsumerLag
+from shared.providers.errors import ProviderStillFailing
 from shared.service import until_signalled
 from shared.settings import Settings
 
@@ -49,6 +50,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     # A pooled connection left mid-operation when the server went away ("cannot switch to
     # state 12; another operation is in progress", seen once in the PostgreSQL outage test).
     asyncpg.InternalClientError,
+    # A provider failing within its outage patience: the input waits for it (outage.py).
+    ProviderStillFailing,
 )
 
 
@@ -82,6 +85,9 @@ class WorkerSpec:
     accepts: tuple[type[Event], ...] | None = None  # event types `handle` gets (None: every type)
     max_batch: int = 100
     max_wait_s: float = 0.0  # wait up to this long to fill a batch (the enricher's flush time)
+    # Ends that wait early: true once the events in hand make a whole batch (the enricher: every
+    # book of each month in hand). Undecodable records are left out of what it is shown.
+    complete: Callable[[Sequence[Event]], bool] | None = None
     retry_backoff_s: tuple[float, float] = (0.5, 30.0)
     # Called after each committed transaction: for counts that a retried batch must not double.
     committed: Callable[[], None] | None = None
@@ -135,23 +141,40 @@ class Worker:
         self.stopping.set()
 
     async def _collect(self) -> list[ConsumerRecord[bytes, bytes]]:
-        """Up to max_batch records; waits up to max_wait_s to fill the batch once one arrived."""
+        """Up to max_batch records; waits up to max_wait_s to fill the batch once one arrived,
+        unless `spec.complete` says the events in hand are a whole batch already."""
         records: list[ConsumerRecord[bytes, bytes]] = []
+        events: list[Event] = []
         deadline: float | None = None
         while len(records) < self.spec.max_batch and not self.stopping.is_set():
             timeout = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
             batch = await self.consumer.getmany(
                 timeout_ms=int(timeout * 1000), max_records=self.spec.max_batch - len(records)
             )
-            for part in batch.values():
-                records.extend(part)
+            fresh = [r for part in batch.values() for r in part]
+            records.extend(fresh)
             if not records:
                 break
             if deadline is None:
                 deadline = time.monotonic() + self.spec.max_wait_s
             if time.monotonic() >= deadline:
                 break
+            if self.spec.complete is not None:
+                events.extend(self._peek(fresh))
+                if self.spec.complete(events):
+                    break
         return records
+
+    def _peek(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Event]:
+        """The decodable events among `records` (the transaction decodes them again and
+        dead-letters the rest)."""
+        events: list[Event] = []
+        for record in records:
+            try:
+                events.append(self.codec.decode(record.value))
+            except CodecError:
+                continue
+        return events
 
     async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         started = time.monotonic()

@@ -33,7 +33,13 @@ class DailyQuotaExhausted(ProviderError):
         self.reset_at = reset_at
 
 
-class RateLimited(ProviderError):
+class TransientProviderError(ProviderError):
+    """A failure that says nothing about the book (5xx, timeout, 429 per second, a garbled
+    body) and persisted through the call's retries: the caller must not decide on it while the
+    provider is within its outage patience (shared.providers.outage)."""
+
+
+class RateLimited(TransientProviderError):
     """A per-second/minute limit still refused us after the retries: back off, then retry."""
 
     def __init__(self, provider: str, message: str, retry_after_s: float | None) -> None:
@@ -41,12 +47,23 @@ class RateLimited(ProviderError):
         self.retry_after_s = retry_after_s
 
 
-class ProviderUnavailable(ProviderError):
+class ProviderUnavailable(TransientProviderError):
     """5xx, timeouts or connection failures persisted through every retry."""
 
 
-class MalformedResponse(ProviderError):
+class MalformedResponse(TransientProviderError):
     """The answer was not the JSON shape the provider documents (or was truncated)."""
+
+
+class ProviderStillFailing(Exception):
+    """A provider still failing transiently within its outage patience: the input waits. Not a
+    ProviderError, so no caller's `except ProviderError` decides without it; the stream worker
+    counts it as transient (the batch is not committed and is retried with backoff)."""
+
+    def __init__(self, cause: TransientProviderError) -> None:
+        super().__init__(f"waiting for {cause.provider}: {cause}")
+        self.provider = cause.provider
+        self.cause = cause
 
 
 def call_outcome(exc: BaseException) -> str:

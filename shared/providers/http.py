@@ -24,6 +24,7 @@ from shared.providers.errors import (
     RequestRejected,
 )
 from shared.providers.observed import counted, note_attempt, traced
+from shared.providers.outage import Outages
 from shared.providers.outcomes import Classifier, Outcome, classify_status
 from shared.providers.pace import Pacer
 from shared.providers.quota import QuotaStore, next_midnight
@@ -55,6 +56,8 @@ class HttpTransport:
     clock: Clock = utc_now
     sleep: Sleep = asyncio.sleep
     rng: Callable[[], float] = random.random
+    # Which providers have failed since when: whether callers wait for them (outage.py).
+    outages: Outages = field(default_factory=Outages)
     _providers: dict[str, _ProviderState] = field(default_factory=dict)
 
     @classmethod
@@ -76,6 +79,7 @@ class HttpTransport:
             clock=clock,
             sleep=sleep,
             rng=rng,
+            outages=Outages(settings.http.outage_patience_s, clock),
         )
 
     async def aclose(self) -> None:
@@ -245,6 +249,7 @@ class HttpTransport:
                 (target.scheme, target.host, target.port),
             )
         attempt = 0
+        began = time.monotonic()
         while True:
             trace.get_current_span().set_attribute("attempts", attempt + 1)
             await self._check_quota(spec, state)
@@ -299,7 +304,7 @@ class HttpTransport:
                     raise await self.declare_exhausted(
                         spec, f"{what}: {outcome.detail}", outcome.reset_at
                     )
-            delay = self._retry_delay(spec, outcome, attempt, what)
+            delay = self._retry_delay(spec, outcome, attempt, what, time.monotonic() - began)
             if delay is None:
                 raise await self.declare_exhausted(
                     spec, f"{what}: {outcome.detail} persisted after {attempt + 1} attempts"
@@ -312,16 +317,18 @@ class HttpTransport:
             await self.sleep(delay)
 
     def _retry_delay(
-        self, spec: ProviderSpec, outcome: Outcome, attempt: int, what: str
+        self, spec: ProviderSpec, outcome: Outcome, attempt: int, what: str, elapsed_s: float
     ) -> float | None:
         """Seconds before the next attempt; None when a persistent 429 means the day is over.
 
-        Raises when retrying is pointless: retries spent, or a Retry-After beyond the cap
-        (waiting less than asked would break the provider's rules, e.g. WDQS bans for it).
+        Raises when retrying is pointless: retries or the call's deadline spent, or a
+        Retry-After beyond the cap (waiting less than asked would break the provider's rules,
+        e.g. WDQS bans for it).
         """
         wanted = outcome.retry_after_s
         too_long = wanted is not None and wanted > self.retry.retry_after_max_s
-        if attempt >= self.retry.max_retries or too_long:
+        delay = wanted if wanted is not None else self.retry.backoff(attempt, self.rng)
+        if self.retry.gives_up(attempt, elapsed_s, delay) or too_long:
             if outcome.kind == "rate_limited" and outcome.daily_if_persistent and not too_long:
                 return None
             if outcome.kind == "malformed":
@@ -338,6 +345,4 @@ class HttpTransport:
             raise ProviderUnavailable(
                 spec.name, f"{what}: {outcome.detail}; gave up after {attempt + 1} attempts"
             )
-        if wanted is not None:
-            return wanted
-        return self.retry.backoff(attempt, self.rng)
+        return delay

@@ -69,12 +69,14 @@ def spec_from_block(
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Full-jitter exponential backoff; Retry-After beyond `retry_after_max_s` is not waited out."""
+    """Full-jitter exponential backoff up to `max_retries` and `deadline_s` after the first
+    attempt; Retry-After beyond `retry_after_max_s` is not waited out."""
 
-    max_retries: int = 3
+    max_retries: int = 6
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     retry_after_max_s: float = 120.0
+    deadline_s: float = 120.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
@@ -83,7 +85,13 @@ class RetryPolicy:
             backoff_base_s=settings.http.backoff_base_s,
             backoff_max_s=settings.http.backoff_max_s,
             retry_after_max_s=settings.http.retry_after_max_s,
+            deadline_s=settings.http.retry_deadline_s,
         )
+
+    def gives_up(self, attempt: int, elapsed_s: float, delay_s: float) -> bool:
+        """No attempt after `attempt` (0-based): retries spent, or the next one would start
+        past the call's deadline."""
+        return attempt >= self.max_retries or elapsed_s + delay_s > self.deadline_s
 
     def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt)), so replicas spread out."""

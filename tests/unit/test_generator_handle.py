@@ -3,15 +3,25 @@ MonthGenerationFailed) out, an impossible month rejected; fake LLMs, a recording
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from services.generator.app import Generator
 from services.generator.fetch import LLM
 from services.generator.logic import SYSTEM_INSTRUCTION
 from shared.events import BooksGenerated, MonthGenerationFailed, MonthScheduled, make_envelope
-from shared.providers.errors import ProviderUnavailable, RateLimited
+from shared.providers.errors import (
+    DailyQuotaExhausted,
+    ProviderError,
+    ProviderStillFailing,
+    ProviderUnavailable,
+    RateLimited,
+)
 from shared.providers.models import LLMBook
-from tests.fakes import AnsweringLLM, FailingLLM, drive
+from shared.providers.outage import Outages
+from tests.fakes import AnsweringLLM, FailingLLM, RecordingProducer, drive, incoming
 
 AT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 EDUCATED = LLMBook(title="Educated", authors=("Tara Westover",), publication_year=2018,
@@ -38,9 +48,13 @@ def scheduled(year: int = 2018, month: int = 2, at: datetime = AT) -> MonthSched
     )
 
 
-def generator(*clients: AnsweringLLM | FailingLLM, timeout_s: float = 5.0) -> Generator:
+def generator(
+    *clients: AnsweringLLM | FailingLLM, timeout_s: float = 5.0, outages: Outages | None = None
+) -> Generator:
+    """`outages` defaults to one with no patience: a failing LLM counts as down at once."""
     names = ("gemini", "xai", "openai_compat")[: len(clients)]
-    llms = [LLM(n, f"{n}-model", c) for n, c in zip(names, clients, strict=True)]
+    record = outages if outages is not None else Outages(patience_s=0)
+    llms = [LLM(n, f"{n}-model", c, record) for n, c in zip(names, clients, strict=True)]
     return Generator(llms, timeout_s)
 
 
@@ -70,7 +84,64 @@ async def test_both_llms_answer_one_books_generated_with_the_books_deduplicated(
         assert "February 2018 (2018-02)" in prompt and system == SYSTEM_INSTRUCTION
 
 
-async def test_one_llm_failing_costs_only_its_books() -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProviderUnavailable("xai", "503 after 7 attempts"),
+        RateLimited("xai", "429 after 7 attempts", retry_after_s=None),
+    ],
+    ids=["5xx", "429"],
+)
+async def test_an_llm_still_failing_makes_the_month_wait_for_it(error: ProviderError) -> None:
+    """Within its patience a transient failure decides nothing: the batch raises a transient
+    error (the worker retries it) and no event is sent; an answer later ends the wait."""
+    outages = Outages(patience_s=600)
+    producer = RecordingProducer()
+    handle = generator(AnsweringLLM([CIRCE]), FailingLLM(error), outages=outages).handle
+    with pytest.raises(ProviderStillFailing, match="waiting for xai"):
+        await drive_with(handle, producer, scheduled())
+    assert producer.sent == []
+    assert "xai" in outages.since
+
+    out = await drive(generator(AnsweringLLM([CIRCE]), AnsweringLLM([BECOMING]),
+                                outages=outages).handle, scheduled())  # fmt: skip
+    [books] = out.sent
+    assert isinstance(books, BooksGenerated)
+    assert sorted(b.title for b in books.books) == ["Becoming", "Circe"]
+    assert outages.since == {}
+
+
+async def test_an_llm_down_past_its_patience_is_decided_without_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    outages = Outages(patience_s=600, clock=lambda: now)
+    outages.since["xai"] = now - timedelta(seconds=601)
+    failing = FailingLLM(ProviderUnavailable("xai", "503 after 7 attempts"))
+    out = await drive(generator(AnsweringLLM([CIRCE]), failing, outages=outages).handle,
+                      scheduled())  # fmt: skip
+    [books] = out.sent
+    assert isinstance(books, BooksGenerated)
+    assert [b.title for b in books.books] == ["Circe"]
+    assert outages.down == {"xai"}
+    assert any("xai has failed for 601s" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_spent_daily_quota_is_an_answer_not_a_wait() -> None:
+    quota = DailyQuotaExhausted("gemini", "daily quota", datetime(2024, 5, 2, tzinfo=UTC))
+    out = await drive(generator(FailingLLM(quota), AnsweringLLM([CIRCE]),
+                                outages=Outages(patience_s=600)).handle, scheduled())  # fmt: skip
+    [books] = out.sent
+    assert isinstance(books, BooksGenerated)
+    assert [b.title for b in books.books] == ["Circe"]
+
+
+async def drive_with(handle: Any, producer: RecordingProducer, *events: MonthScheduled) -> None:
+    """`drive` with the producer kept outside, for a batch whose handling raises."""
+    await handle([incoming(event, offset) for offset, event in enumerate(events)], producer)
+
+
+async def test_one_llm_down_costs_only_its_books() -> None:
     failing = FailingLLM(ProviderUnavailable("xai", "503 after 3 attempts"))
     out = await drive(generator(AnsweringLLM([CIRCE]), failing).handle, scheduled())
     [books] = out.sent

@@ -34,6 +34,7 @@ from shared.kafka.producer import EventProducer
 from shared.kafka.worker import Incoming
 from shared.providers.errors import ProviderUnavailable
 from shared.providers.models import BookRecord, LLMBook
+from shared.providers.outage import Outages
 from shared.telemetry import inject_headers
 from shared.tracing import by_trace, links_to, parent_of
 from tests.fakes import (
@@ -120,7 +121,8 @@ def scheduled(month: int) -> MonthScheduled:
 
 def llms(*clients: AnsweringLLM | FailingLLM) -> list[LLM]:
     names = ("gemini", "xai", "openai_compat")[: len(clients)]
-    return [LLM(n, f"{n}-model", c) for n, c in zip(names, clients, strict=True)]
+    down_at_once = Outages(patience_s=0)  # a failed LLM is decided without (not waited for)
+    return [LLM(n, f"{n}-model", c, down_at_once) for n, c in zip(names, clients, strict=True)]
 
 
 async def test_generate_month_counts_books_per_llm_and_marks_a_failed_llm(
