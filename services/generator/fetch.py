@@ -11,6 +11,7 @@ from opentelemetry import trace
 
 from services.generator.logic import SYSTEM_INSTRUCTION, Answer
 from shared.providers import LLMProviders, ProviderError
+from shared.providers.errors import MalformedResponse
 from shared.providers.models import LLMBook
 from shared.providers.outage import Outages
 from shared.tracing import record_failure
@@ -42,6 +43,22 @@ def configured_llms(providers: LLMProviders) -> list[LLM]:
     return [LLM(name, c.model, c, outages) for name, c in clients.items() if c is not None]
 
 
+MALFORMED_TRIES = 3
+"""Asks per LLM call when its answer is a garbled text inside a valid reply: the transport
+retries what it can see (status, body), not the model's text, so `ask` retries that itself."""
+
+
+async def suggest(llm: LLM, prompt: str) -> list[LLMBook]:
+    """The LLM's books; a malformed answer is asked again, up to MALFORMED_TRIES in all."""
+    for attempt in range(1, MALFORMED_TRIES + 1):
+        try:
+            return await llm.client.generate_books(prompt, system=SYSTEM_INSTRUCTION)
+        except MalformedResponse:
+            if attempt == MALFORMED_TRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
     """One provider; a definitive failure (or one of an LLM down past its patience) is an
     answer too, a transient one raises ProviderStillFailing so the month waits for this LLM
@@ -52,9 +69,7 @@ async def ask(llm: LLM, prompt: str, timeout_s: float) -> Answer:
     attributes = {"provider": llm.provider, "model": llm.model}
     with tracer.start_as_current_span(f"ask {llm.provider}", attributes=attributes) as span:
         try:
-            books = await asyncio.wait_for(
-                llm.client.generate_books(prompt, system=SYSTEM_INSTRUCTION), timeout_s
-            )
+            books = await asyncio.wait_for(suggest(llm, prompt), timeout_s)
             result, error = tuple(books), None
             llm.outages.answered(llm.provider)
             span.set_attribute("books", len(result))

@@ -3,6 +3,7 @@ MonthGenerationFailed) out, an impossible month rejected; fake LLMs, a recording
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from services.generator.logic import SYSTEM_INSTRUCTION
 from shared.events import BooksGenerated, MonthGenerationFailed, MonthScheduled, make_envelope
 from shared.providers.errors import (
     DailyQuotaExhausted,
+    MalformedResponse,
     ProviderError,
     ProviderStillFailing,
     ProviderUnavailable,
@@ -185,3 +187,34 @@ async def test_the_month_is_judged_as_of_the_event_not_today() -> None:
     out = await drive(generator(AnsweringLLM([CIRCE])).handle, ahead, current)
     assert out.reasons() == ["impossible MonthScheduled: 2019-04 is in the future"]
     assert [type(e) for e in out.sent] == [BooksGenerated]
+
+
+@dataclass
+class GarbledThenAnswering:
+    """An LLM whose first `garbled` answers are cut mid-text (valid reply, broken model text)."""
+
+    garbled: int
+    books: list[LLMBook]
+    asks: int = 0
+
+    async def generate_books(self, prompt: str, *, system: str | None = None) -> list[LLMBook]:
+        self.asks += 1
+        if self.asks <= self.garbled:
+            raise MalformedResponse("xai", "the model's JSON is cut off")
+        return self.books
+
+
+async def test_a_garbled_llm_answer_is_asked_again() -> None:
+    twice = GarbledThenAnswering(garbled=2, books=[BECOMING])
+    out = await drive(generator(AnsweringLLM([CIRCE]), twice,  # type: ignore[arg-type]
+                                outages=Outages(patience_s=600)).handle, scheduled())  # fmt: skip
+    [books] = out.sent
+    assert isinstance(books, BooksGenerated)
+    assert sorted(b.title for b in books.books) == ["Becoming", "Circe"]
+    assert twice.asks == 3
+
+    always = GarbledThenAnswering(garbled=99, books=[BECOMING])
+    with pytest.raises(ProviderStillFailing):  # garbled every time: the month waits
+        await drive(generator(AnsweringLLM([CIRCE]), always,  # type: ignore[arg-type]
+                              outages=Outages(patience_s=600)).handle, scheduled())  # fmt: skip
+    assert always.asks == 3
