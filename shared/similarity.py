@@ -95,6 +95,20 @@ def _split_name_key(key: str) -> tuple[list[str], str, str | None]:
     return words[:-1], words[-1], suffix
 
 
+def author_lookup_keys(name: str) -> tuple[str, str] | None:
+    """(surname, first initial or "" without given names) of a name, or None if it has none.
+
+    name_agreement needs both to agree (or one side to give no given name), so stored authors
+    found by these keys are all the ones that can agree; migration 0004 derives the same keys
+    in SQL (author_surname_key, author_initial_key) for the known-books query.
+    """
+    key = normalise_author(name)
+    if not key:
+        return None
+    given, surname, _ = _split_name_key(key)
+    return surname, given[0][0] if given else ""
+
+
 def _given_compatible(short: Sequence[str], long: Sequence[str]) -> bool:
     """Every name of `short` matches, in order, a name of `long` (equal, or initial vs name),
     starting with the first names: "j k" ~ "joanne", "stephen" ~ "stephen edwin"."""

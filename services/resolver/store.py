@@ -19,14 +19,20 @@ from services.resolver.logic.upgrades import (
 )
 from shared import isbn as isbn_lib
 from shared.events import GeneratedBook
+from shared.similarity import author_lookup_keys
 
 # One round trip for a whole BooksGenerated: each asked book is joined laterally to the few
 # editions that match it by ISBN (primary key), by a related/alternate ISBN (GIN on jsonb keys
-# and on the array) or by trigram title similarity (GIN on lower(title)); one branch per index,
-# so each is an index scan. `%` uses pg_trgm.similarity_threshold, set for this transaction.
+# and on the array) or by title among the works of its authors. known_book_match takes a title
+# only when the authors agree, and agreeing needs the surname and first initial to agree, so
+# the title branch looks authors up by those keys (B-tree, migration 0004) and computes trigram
+# similarity on their editions alone, instead of a GIN `%` over every title whose common
+# trigrams have posting lists as long as the catalogue. One branch per index.
 KNOWN_BOOKS_SQL = """
 WITH asked AS (
     SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS a(idx, title, isbn)
+), asked_authors AS (
+    SELECT * FROM unnest($4::int[], $5::text[], $6::text[]) AS s(idx, surname, initial)
 )
 SELECT a.idx, e.isbn, e.title, e.work_key, e.related_isbns, e.alternate_isbns,
        similarity(lower(e.title), lower(a.title)) AS sim,
@@ -41,11 +47,37 @@ SELECT a.idx, e.isbn, e.title, e.work_key, e.related_isbns, e.alternate_isbns,
       UNION
       SELECT isbn FROM enriched_editions WHERE related_isbns ? a.isbn
       UNION
-      (SELECT isbn FROM enriched_editions WHERE lower(title) % lower(a.title)
-        ORDER BY similarity(lower(title), lower(a.title)) DESC, isbn LIMIT 5)
+      (SELECT ed.isbn
+         FROM asked_authors s
+         CROSS JOIN LATERAL (
+             SELECT author_key FROM enriched_authors
+              WHERE author_surname_key(normalized_name) = s.surname AND s.initial <> ''
+                AND author_initial_key(normalized_name) = ANY(ARRAY[s.initial, ''])
+             UNION ALL  -- an asked name without given names agrees with any given names
+             SELECT author_key FROM enriched_authors
+              WHERE author_surname_key(normalized_name) = s.surname AND s.initial = ''
+         ) au
+         JOIN work_authors wa ON wa.author_key = au.author_key
+         JOIN enriched_editions ed ON ed.work_key = wa.work_key
+        WHERE s.idx = a.idx AND similarity(lower(ed.title), lower(a.title)) >= $7::real
+        ORDER BY similarity(lower(ed.title), lower(a.title)) DESC, ed.isbn LIMIT 5)
   ) hit
-  CROSS JOIN LATERAL (SELECT * FROM enriched_editions WHERE isbn = hit.isbn) e
+  -- LIMIT 1 (isbn is the key) keeps this a lookup per hit: flattened into a join, the planner
+  -- misjudges the hits and hashes the whole table.
+  CROSS JOIN LATERAL (SELECT * FROM enriched_editions WHERE isbn = hit.isbn LIMIT 1) e
 """
+
+
+def _pg_text(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates: one such generated title must not
+    fail the query for the whole BooksGenerated (issue 12). The projector drops NULs too."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 async def known_rows(
@@ -55,11 +87,25 @@ async def known_rows(
     if not books:
         return {}
     isbns = [isbn_lib.isbn13_or_none(b.isbn) for b in books]
+    author_idx: list[int] = []
+    surnames: list[str] = []
+    initials: list[str] = []
+    for idx, book in enumerate(books):
+        for keys in dict.fromkeys(filter(None, map(author_lookup_keys, book.authors))):
+            author_idx.append(idx)
+            surnames.append(keys[0])
+            initials.append(keys[1])
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"SET LOCAL pg_trgm.similarity_threshold = {KNOWN_TITLE_THRESHOLD}")
         await conn.execute("SET LOCAL jit = off")  # compiling costs more than this query
         rows = await conn.fetch(
-            KNOWN_BOOKS_SQL, list(range(len(books))), [b.title for b in books], isbns
+            KNOWN_BOOKS_SQL,
+            list(range(len(books))),
+            [_pg_text(b.title) for b in books],
+            isbns,
+            author_idx,
+            surnames,
+            initials,
+            KNOWN_TITLE_THRESHOLD,
         )
     found: dict[int, list[KnownRow]] = defaultdict(list)
     for row in rows:
