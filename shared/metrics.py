@@ -46,6 +46,12 @@ PROVIDER_CALLS = Counter(
     "(ok, not_found, error, unavailable, rate_limited, quota, malformed)",
     ["provider", "outcome"],
 )
+PROVIDER_OUTAGE = Gauge(
+    "alexandria_provider_outage_seconds",
+    "How long a provider has failed transiently without one answer in between (0: answering); "
+    "inputs wait for it up to HTTP_OUTAGE_PATIENCE_S, then it counts as down",
+    ["provider"],
+)
 CONSUMER_LAG = Gauge(
     "alexandria_consumer_lag",
     "Records a consumer group has still to read: high-water mark minus the consumer's position",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.metrics import PROVIDER_OUTAGE
 from shared.providers.errors import ProviderError, ProviderStillFailing, TransientProviderError
 from shared.providers.spec import Clock, utc_now
 
@@ -44,7 +45,8 @@ class Outages:
 
     def answered(self, provider: str) -> None:
         """An answer (data, not found, a spent quota): the provider is not failing."""
-        self.since.pop(provider, None)
+        if self.since.pop(provider, None) is not None:
+            PROVIDER_OUTAGE.labels(provider).set(0)
         if provider in self.down:
             self.down.discard(provider)
             log.warning("%s answers again: inputs wait for it again on failures", provider)
@@ -57,6 +59,7 @@ class Outages:
             return
         now = self.clock()
         since = self.since.setdefault(exc.provider, now)
+        PROVIDER_OUTAGE.labels(exc.provider).set((now - since).total_seconds())
         if must_wait(exc, since, now, self.patience_s):
             raise ProviderStillFailing(exc) from exc
         if exc.provider not in self.down:

@@ -153,3 +153,19 @@ async def test_the_enricher_waits_for_a_failing_source_and_drops_a_down_one() ->
     down = Outages(patience_s=0, clock=lambda: NOW)
     assert await timed("wikidata", failing(), {}, timings, failures, down) == {}
     assert failures == {"wikidata": "ProviderUnavailable: wikidata: 503 after 7 attempts"}
+
+
+def test_the_outage_gauge_says_how_long_a_provider_has_failed() -> None:
+    from shared.metrics import PROVIDER_OUTAGE
+
+    clock = [NOW]
+    outages = Outages(patience_s=600, clock=lambda: clock[0])
+    error = ProviderUnavailable("gauge_probe", "503")
+    with pytest.raises(ProviderStillFailing):
+        outages.failed(error)
+    clock[0] = NOW + timedelta(seconds=42)
+    with pytest.raises(ProviderStillFailing):
+        outages.failed(error)
+    assert PROVIDER_OUTAGE.labels("gauge_probe")._value.get() == 42
+    outages.answered("gauge_probe")
+    assert PROVIDER_OUTAGE.labels("gauge_probe")._value.get() == 0
