@@ -9,6 +9,8 @@ run's, row by row (`assert_recovered`)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.faults.harness import TWELVE_MONTHS, FaultPipeline, Faults, Reference, assert_recovered
@@ -19,6 +21,11 @@ SHORT_TIMEOUTS = {
     "ALEXANDRIA_HTTP_TIMEOUT_S": "1.5",
     "ALEXANDRIA_LLM_TIMEOUT_S": "4",
     "ALEXANDRIA_WIKIDATA_TIMEOUT_S": "1.5",
+}
+# The storm's failures are transient: every input waits for its provider (the production
+# default, 900 s), none is decided without one that is merely slow to answer.
+PATIENT = {
+    "ALEXANDRIA_HTTP_OUTAGE_PATIENCE_S": os.environ.get("ALEXANDRIA_HTTP_OUTAGE_PATIENCE_S", "900")
 }
 COMBINED_STORM = {
     "*": {
@@ -35,7 +42,7 @@ CHAOS = {"5xx": {"*": {"error_rate": 0.2}}, "combined-storm": COMBINED_STORM}
 async def run_with_chaos(
     knobs: dict[str, object], pipeline: FaultPipeline, faults: Faults, reference: Reference
 ) -> None:
-    pipeline.env.update(SHORT_TIMEOUTS)
+    pipeline.env.update(SHORT_TIMEOUTS | PATIENT)
     faults.chaos(knobs)
     await pipeline.plan(TWELVE_MONTHS)
     pipeline.start()
