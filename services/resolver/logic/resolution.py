@@ -37,6 +37,11 @@ title x author >= 0.64, so:
 KNOWN_TITLE_THRESHOLD = 0.6
 """Trigram title similarity from which a stored edition may be the asked book (the seed's 0.6);
 authors must agree as well."""
+KNOWN_TITLE_CONFIRM = 0.8
+"""title_similarity a title match must reach as well. Trigrams alone score another book by the
+same author with one more word at 0.6 ("Hannibal" / "Hannibal Rising" is 0.56, a longer first
+word passes), and a false "already known" drops a generated book; title_similarity compares
+normalised words, so articles, case, punctuation and a subtitle on one side still score 1.0."""
 
 _MATCHED, _NO_MATCH, _REJECTED = "matched", "no_match", "rejected"
 _SKIPPED_QUOTA = "skipped_quota"
@@ -220,6 +225,11 @@ def known_book_match(asked: AskedBook, existing_rows: Sequence[KnownRow]) -> Kno
     for row in sorted(existing_rows, key=lambda r: r.isbn13):
         agreement = author_agreement(asked.authors, row.authors)
         if row.similarity < KNOWN_TITLE_THRESHOLD or agreement < AUTHORS_AGREE:
+            continue
+        if (
+            title_similarity(full_title(asked.title, asked.subtitle), row.title)
+            < KNOWN_TITLE_CONFIRM
+        ):
             continue
         confidence = round(math.sqrt(min(row.similarity, 1.0) * agreement), 4)
         if best is None or confidence > best.confidence:
