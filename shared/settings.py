@@ -184,7 +184,7 @@ class GoogleBooksSettings(ProviderSettings):
 
     base_url: str = "https://www.googleapis.com/books/v1"
     api_key: SecretStr | None = None
-    rate_per_s: float = Field(default=100 / 60, ge=0, le=10_000)
+    rate_per_s: float = Field(default=1.666, ge=0, le=10_000)  # 100/min, rounded down
 
 
 class OpenLibrarySettings(ProviderSettings):
@@ -218,7 +218,7 @@ class GeminiSettings(ProviderSettings):
     base_url: str = "https://generativelanguage.googleapis.com"
     api_key: SecretStr | None = None
     model: str = "gemini-2.5-flash"
-    rate_per_s: float = Field(default=10 / 60, ge=0, le=10_000)
+    rate_per_s: float = Field(default=0.1666, ge=0, le=10_000)  # 10/min, rounded down
 
 
 class XaiSettings(ProviderSettings):

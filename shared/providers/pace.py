@@ -43,7 +43,7 @@ class PaceStore(Protocol):
     """Send slots per (provider, key), shared by whoever shares the store."""
 
     async def reserve(self, provider: str, key: str, interval_s: float) -> float:
-        """Take the next slot; returns the seconds to wait before sending (0 if due now)."""
+        """Take the next slot; returns when to send it, in this process's time.monotonic()."""
         ...
 
 
@@ -64,8 +64,13 @@ class PostgresPaceStore:
         self._pool = pool
 
     async def reserve(self, provider: str, key: str, interval_s: float) -> float:
-        wait = await self._pool.fetchval(_RESERVE, provider, key, interval_s)
-        return max(0.0, float(wait))
+        async with self._pool.acquire() as conn:
+            # Timed from just before the statement, not before the wait for a connection: a
+            # reply held up by a busy event loop then shortens the sleep instead of sending
+            # this call late and the next one, on time, too close behind it.
+            asked = time.monotonic()
+            wait = await conn.fetchval(_RESERVE, provider, key, interval_s)
+        return asked + max(0.0, float(wait))
 
 
 @dataclass
@@ -78,7 +83,7 @@ class MemoryPaceStore:
         now = time.monotonic()
         slot, following = next_slot(self._next.get((provider, key), now), now, interval_s)
         self._next[(provider, key)] = following
-        return slot - now
+        return slot
 
 
 @dataclass
@@ -91,7 +96,8 @@ class Pacer:
     async def before_send(self, spec: ProviderSpec, credential: Credential | None) -> None:
         if spec.rate_per_s <= 0:
             return
-        wait = await self.store.reserve(spec.name, key_hash(credential), 1.0 / spec.rate_per_s)
+        send_at = await self.store.reserve(spec.name, key_hash(credential), 1.0 / spec.rate_per_s)
+        wait = send_at - time.monotonic()
         if wait > 0:
             trace.get_current_span().set_attribute("pace.wait_ms", round(wait * 1000, 1))
             await self.sleep(wait)

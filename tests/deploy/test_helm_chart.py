@@ -717,6 +717,9 @@ def test_configmap_holds_known_settings_and_no_secret(scenario: str) -> None:
     data = settings_config_maps(scenario)[0]["data"]
     assert data["ALEXANDRIA_METRICS_PORT"] == str(METRICS_PORT)
     assert data["ALEXANDRIA_METRICS_HOST"] == "0.0.0.0"
+    rates = {k: v for k, v in data.items() if k.endswith("_RATE_PER_S")}
+    assert len(rates) == 8, rates  # every provider's rate limit, 0 included
+    assert rates["ALEXANDRIA_ISBNDB_RATE_PER_S"] == ("5" if scenario == "options" else "1")
 
 
 def test_secret_values_are_in_the_secret_only() -> None:

@@ -43,7 +43,7 @@ def test_redact_dsn() -> None:
 def test_rate_limits_default_to_the_published_figures(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.isbndb.rate_per_s == 1.0  # Basic plan
-    assert settings.google_books.rate_per_s == pytest.approx(100 / 60)  # 100 per minute per user
+    assert 0.99 * 100 / 60 < settings.google_books.rate_per_s <= 100 / 60  # 100/min per user
     assert settings.openlibrary.rate_per_s == 3.0  # identified User-Agent
     assert settings.wikidata.rate_per_s == 0.0  # WDQS limits processing time, not requests
     monkeypatch.setenv("ALEXANDRIA_ISBNDB_RATE_PER_S", "3")  # Premium

@@ -105,6 +105,14 @@ values are left out so the service's own default (often "off") applies.
   "XAI_MODEL" $p.xai.model
   "OPENAI_COMPAT_BASE_URL" $p.openaiCompat.baseUrl
   "OPENAI_COMPAT_MODEL" $p.openaiCompat.model
+  "ISBNDB_RATE_PER_S" $p.isbndb.ratePerS
+  "GOOGLE_BOOKS_RATE_PER_S" $p.googleBooks.ratePerS
+  "OPENLIBRARY_RATE_PER_S" $p.openlibrary.ratePerS
+  "ARCHIVE_RATE_PER_S" $p.archive.ratePerS
+  "WIKIDATA_RATE_PER_S" $p.wikidata.ratePerS
+  "GEMINI_RATE_PER_S" $p.gemini.ratePerS
+  "XAI_RATE_PER_S" $p.xai.ratePerS
+  "OPENAI_COMPAT_RATE_PER_S" $p.openaiCompat.ratePerS
   "CONTACT_EMAIL" $p.contactEmail
   "HTTP_TIMEOUT_S" $v.http.timeoutS
   "LLM_TIMEOUT_S" $v.http.llmTimeoutS
