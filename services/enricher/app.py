@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext
 
 from services.enricher.fetch import Fetched, ProviderMetadata
+from services.enricher.logic.batching import months_complete
 from services.enricher.logic.facts import metadata_fetched
 from services.enricher.logic.works import ExistingWork
 from services.enricher.store import Asked, PostgresCandidateWorks
@@ -190,7 +191,10 @@ async def run(settings: Settings) -> None:
             enricher.handle,
             accepts=(ISBNResolved,),
             max_batch=settings.isbndb.batch_size,
+            # Flush as soon as every book of the months in hand is in; the bounded wait is for
+            # a month whose books are split over replicas or still being resolved.
             max_wait_s=2.0,
+            complete=months_complete,
         )
         await run_worker(spec, settings)
     finally:

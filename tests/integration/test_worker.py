@@ -184,3 +184,31 @@ async def test_an_event_type_the_service_does_not_accept_is_dead_lettered_unhand
         "not Avro single-object encoding (expected marker C3 01 and an 8-byte fingerprint)",
         *["picky does not handle MonthScheduled"] * 3,
     ]
+
+
+async def test_a_complete_batch_is_handled_without_waiting_out_max_wait(settings, inputs) -> None:
+    batches: list[list[int]] = []
+
+    async def handle(batch: Sequence[Incoming], producer: EventProducer) -> Sequence[Reject]:
+        batches.append(sorted(i.event.month for i in batch if isinstance(i.event, MonthScheduled)))
+        return ()
+
+    def all_three(events: Sequence[object]) -> bool:
+        return len(events) >= 3  # the garbage record is no event: not shown
+
+    spec = WorkerSpec(
+        "eager",
+        [topic_for(settings, MonthScheduled)],
+        handle,
+        max_batch=10,
+        max_wait_s=60.0,  # far beyond run_until's timeout: only `complete` can end the wait
+        complete=all_three,
+    )
+    async with EventProducer(settings, transactional_id=f"{settings.topics.prefix}-t5") as prod:
+        worker = Worker(spec, settings, prod)
+
+        async def done() -> bool:
+            return sum(len(b) for b in batches) >= 3
+
+        await run_until(worker, done, timeout_s=20)
+    assert sorted(m for b in batches for m in b) == [1, 2, 3]
