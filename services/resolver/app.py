@@ -64,39 +64,45 @@ class Resolver:
         self.decided.clear()
 
     async def handle(self, batch: Sequence[Incoming], producer: EventProducer) -> list[Reject]:
+        """The batch's months side by side (each book's provider calls bounded by the shared
+        limit), so a month waits for its own books only, not for the months before it."""
         self.decided.clear()  # a batch redone after an abort starts again
         rejects = []
+        months: list[tuple[Incoming, BooksGenerated]] = []
         for item in batch:
             event = item.event
             assert isinstance(event, BooksGenerated)  # the worker accepts nothing else
             problems = month_problems(event.year, event.month, event.envelope.occurred_at.date())
             if problems:
                 rejects.append(Reject(item, f"impossible BooksGenerated: {'; '.join(problems)}"))
-                continue
-            with (
-                correlated(event.envelope.correlation_id),
-                tracer.start_as_current_span(
-                    "resolve month",
-                    context=context_from_headers(item.record.headers),
-                    attributes={
-                        "month": f"{event.year}-{event.month:02d}",
-                        "books": len(event.books),
-                    },
-                ) as span,
-            ):
-                outcomes = await self.resolve_all(event)
-                mark_outcomes(span, outcomes)
-                await asyncio.gather(*(producer.send(o, inject_headers()) for o in outcomes))
-                counts = Counter(o.outcome for o in outcomes)
-                self.decided.update(counts)
-                log.info(
-                    "%d-%02d: %d books: %s",
-                    event.year,
-                    event.month,
-                    len(outcomes),
-                    ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
-                )
+            else:
+                months.append((item, event))
+        await asyncio.gather(*(self.handle_month(i, e, producer) for i, e in months))
         return rejects
+
+    async def handle_month(
+        self, item: Incoming, event: BooksGenerated, producer: EventProducer
+    ) -> None:
+        with (
+            correlated(event.envelope.correlation_id),
+            tracer.start_as_current_span(
+                "resolve month",
+                context=context_from_headers(item.record.headers),
+                attributes={"month": f"{event.year}-{event.month:02d}", "books": len(event.books)},
+            ) as span,
+        ):
+            outcomes = await self.resolve_all(event)
+            mark_outcomes(span, outcomes)
+            await asyncio.gather(*(producer.send(o, inject_headers()) for o in outcomes))
+            counts = Counter(o.outcome for o in outcomes)
+            self.decided.update(counts)
+            log.info(
+                "%d-%02d: %d books: %s",
+                event.year,
+                event.month,
+                len(outcomes),
+                ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
+            )
 
     async def resolve_all(self, event: BooksGenerated) -> list[ISBNResolved]:
         candidates = await self.known.known_rows(event.books)
@@ -135,12 +141,14 @@ class Resolver:
                 work_key=known.work_key,
                 attempts=[],
             )
+        # The limit bounds provider calls only: a book sleeping before its retry holds no slot.
         async with self.limit:
             attempts = await run_cascade(book, self.search, self.health)
-            for delay in INCONCLUSIVE_RETRY_DELAYS_S:
-                if resolution_outcome(attempts).conclusive:
-                    break
-                await asyncio.sleep(delay)
+        for delay in INCONCLUSIVE_RETRY_DELAYS_S:
+            if resolution_outcome(attempts).conclusive:
+                break
+            await asyncio.sleep(delay)
+            async with self.limit:
                 attempts = await run_cascade(book, self.search, self.health)
         result = resolution_outcome(attempts)
         if result.status == "resolved":

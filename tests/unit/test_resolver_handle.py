@@ -3,6 +3,7 @@ known, resolved by a provider, or unresolved); in-memory known books and cascade
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from services.resolver.app import Resolver
@@ -122,3 +123,39 @@ async def test_an_impossible_month_is_rejected_and_nothing_is_resolved() -> None
 
     assert out.reasons() == ["impossible BooksGenerated: month 13 is outside 1..12"]
     assert out.sent == [] and known.asked == []
+
+
+class Rendezvous:
+    """A search that answers nothing until `n` different books have been asked: it deadlocks a
+    resolver that takes a batch's months one after another."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.titles: set[str] = set()
+        self.met = asyncio.Event()
+
+    async def __call__(self, book: GeneratedBook) -> list[BookRecord]:
+        self.titles.add(book.title)
+        if len(self.titles) >= self.n:
+            self.met.set()
+        await self.met.wait()
+        return []
+
+
+async def test_a_batchs_months_are_resolved_side_by_side() -> None:
+    meeting = Rendezvous(2)
+    search = {provider: meeting for provider in CASCADE}
+    out = await asyncio.wait_for(
+        drive(
+            Resolver(InMemoryKnownBooks([]), dict(search), concurrency=4).handle,
+            generated(CIRCE, month=3),
+            generated(INVENTED, month=4),
+        ),
+        timeout=5,
+    )
+
+    assert out.rejects == []
+    assert sorted((e.month, e.book.book_id) for e in out.sent if isinstance(e, ISBNResolved)) == [
+        (3, "bk-circe"),
+        (4, "bk-invented"),
+    ]
