@@ -64,6 +64,20 @@ def test_next_slot_takes_the_later_of_due_and_now() -> None:
     assert next_slot(1.0, 4.0, 0.5) == (4.0, 4.5)  # idle: no credit saved up
 
 
+async def test_a_slot_woken_too_late_for_is_given_up() -> None:
+    """A process descheduled past its slot takes a new one rather than bursting."""
+    slots: list[float] = []
+
+    class Stalled:
+        async def reserve(self, provider: str, key: str, interval_s: float) -> float:
+            # The first slot passed a second ago (as after a stall); the next one is due now.
+            slots.append(time.monotonic() - (1.0 if not slots else 0.0))
+            return slots[-1]
+
+    await Pacer(Stalled()).before_send(spec(), None)
+    assert len(slots) == 2
+
+
 async def test_two_replicas_together_never_exceed_the_rate(pools: list[asyncpg.Pool]) -> None:
     key = Credential.in_header(SecretStr(KEYS["isbndb"]), "Authorization")
     times: list[float] = []
