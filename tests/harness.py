@@ -47,10 +47,10 @@ class Pipeline:
             "ALEXANDRIA_SCHEDULER_INTERVAL_S": "0.5",
             "ALEXANDRIA_HTTP_BACKOFF_BASE_S": "0.05",
             "ALEXANDRIA_HTTP_BACKOFF_MAX_S": "0.5",
-            # A provider answering nothing for 20 s counts as down (tests of an LLM or a
+            # A provider answering nothing for 5 s counts as down (tests of an LLM or a
             # provider down for good); a storm's failures are answered in between, so wait.
             "ALEXANDRIA_HTTP_OUTAGE_PATIENCE_S": os.environ.get(
-                "ALEXANDRIA_HTTP_OUTAGE_PATIENCE_S", "20"
+                "ALEXANDRIA_HTTP_OUTAGE_PATIENCE_S", "5"
             ),
             "ALEXANDRIA_LOG_LEVEL": "INFO",
             "ALEXANDRIA_RETRY_BACKOFF_BASE_S": "0.05",
