@@ -117,6 +117,8 @@ values are left out so the service's own default (often "off") applies.
   "HTTP_TIMEOUT_S" $v.http.timeoutS
   "LLM_TIMEOUT_S" $v.http.llmTimeoutS
   "HTTP_MAX_RETRIES" $v.http.maxRetries
+  "HTTP_RETRY_DEADLINE_S" $v.http.retryDeadlineS
+  "HTTP_OUTAGE_PATIENCE_S" $v.http.outagePatienceS
   "HTTP_MAX_CONCURRENCY" $v.http.maxConcurrency
   "SCHEDULER_INTERVAL_S" $v.pipeline.schedulerIntervalS
   "SCHEDULER_MONTHS_PER_TICK" $v.pipeline.schedulerMonthsPerTick
