@@ -26,11 +26,15 @@ def base_url(settings: Settings) -> str:
 
 
 def provider_env(settings: Settings) -> dict[str, str]:
-    """Each provider's base URL pointing at the sandbox, plus placeholder keys it accepts."""
+    """Each provider's base URL pointing at the sandbox, plus placeholder keys it accepts.
+    The sandbox enforces no rate limit unless told to (its rate_per_s knob), so the services
+    are paced at 200 calls/s per provider here rather than at the real APIs' published limits
+    (ISBNdb's 1/s would make the demo wait minutes for nothing)."""
     env = {
         f"ALEXANDRIA_{name}_BASE_URL": f"{base_url(settings)}/{path}"
         for name, path in PROVIDER_PATHS.items()
     }
+    env.update({f"ALEXANDRIA_{name}_RATE_PER_S": "200" for name in PROVIDER_PATHS})
     env.update(
         {
             f"ALEXANDRIA_{name}_API_KEY": "sandbox-key"

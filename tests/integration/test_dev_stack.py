@@ -74,6 +74,7 @@ def test_up_twice_status_env_down(isolated_env: dict[str, str]) -> None:
     env_lines = alexandria(isolated_env, "dev", "env").stdout
     assert f"export ALEXANDRIA_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka_port}" in env_lines
     assert "export ALEXANDRIA_ISBNDB_BASE_URL=http://127.0.0.1:" in env_lines
+    assert "export ALEXANDRIA_ISBNDB_RATE_PER_S=200" in env_lines  # the sandbox, not ISBNdb's 1/s
     assert f"export ALEXANDRIA_OTLP_ENDPOINT=http://127.0.0.1:{otlp_port}" in env_lines
 
     down = alexandria(isolated_env, "dev", "down")
