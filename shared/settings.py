@@ -150,9 +150,9 @@ class HttpSettings(Block):
 
 class ProviderSettings(Block):
     """Where one external API lives. Base URLs default to the real services; keys are secrets.
-    `max_concurrency` caps this provider below the HTTP-wide cap where the provider asks for it
-    (ISBNdb counts requests per second per plan, Open Library allows ~3 req/s to identified
-    clients, WDQS asks for one query at a time). `rate_per_s` is the provider's published
+    `max_concurrency` caps this provider's calls in flight below the HTTP-wide cap where the
+    provider asks for it (WDQS asks for one query at a time); request rates are not capped by
+    concurrency but paced: `rate_per_s` is the provider's published
     request rate per key (per client where there is no key), honoured by all replicas together
     through PostgreSQL (shared.providers.pace); 0 leaves the provider unpaced. Defaults and
     their sources: ISBNdb 1/s (Basic plan; Premium 3, Pro 5, per ISBNdb's docs), Google Books
@@ -175,7 +175,6 @@ class IsbndbSettings(ProviderSettings):
     api_key: SecretStr | None = None
     daily_quota: int = Field(default=13_000, ge=0)
     batch_size: int = Field(default=100, ge=1, le=1000)
-    max_concurrency: int | None = Field(default=2, ge=1, le=256)
     rate_per_s: float = Field(default=1.0, ge=0, le=10_000)
 
 
@@ -191,7 +190,6 @@ class OpenLibrarySettings(ProviderSettings):
     model_config = _config("OPENLIBRARY_")
 
     base_url: str = "https://openlibrary.org"
-    max_concurrency: int | None = Field(default=3, ge=1, le=256)
     rate_per_s: float = Field(default=3.0, ge=0, le=10_000)
     batch_size: int = Field(default=25, ge=1, le=1000)
 
