@@ -13,6 +13,8 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,8 +52,10 @@ async def completion_times(
     return done
 
 
-async def run(base: Settings, months: list[YearMonth], latency_ms: int) -> list[float]:
-    """Every month planned at once; each one's latency."""
+@asynccontextmanager
+async def idle_pipeline(base: Settings, latency_ms: int) -> AsyncIterator[Pipeline]:
+    """The five services on a world of their own, the sandbox at `latency_ms` per call, every
+    consumer in its group before the first month is planned."""
     async with fresh_world(base) as world:
         with tempfile.TemporaryDirectory() as folder:
             pipeline = Pipeline(world, Path(folder))
@@ -60,31 +64,28 @@ async def run(base: Settings, months: list[YearMonth], latency_ms: int) -> list[
                 pipeline.knobs({"*": {"latency_ms": latency_ms}})
                 pipeline.start()
                 await asyncio.sleep(3)  # let every consumer join its group first
-                await pipeline.plan(months)
-                times = await completion_times(world, len(months), 600)
+                yield pipeline
             finally:
                 pipeline.stop()
+
+
+async def run(base: Settings, months: list[YearMonth], latency_ms: int) -> list[float]:
+    """Every month planned at once; each one's latency."""
+    async with idle_pipeline(base, latency_ms) as pipeline:
+        await pipeline.plan(months)
+        times = await completion_times(pipeline.settings, len(months), 600)
     return list(times.values())
 
 
 async def run_alone(base: Settings, months: list[YearMonth], latency_ms: int) -> list[float]:
     """The months one after another, each planned once the one before it is completed, so
     each runs alone on an idle pipeline."""
-    async with fresh_world(base) as world:
-        with tempfile.TemporaryDirectory() as folder:
-            pipeline = Pipeline(world, Path(folder))
-            pipeline.start_sandbox()
-            try:
-                pipeline.knobs({"*": {"latency_ms": latency_ms}})
-                pipeline.start()
-                await asyncio.sleep(3)  # let every consumer join its group first
-                times: dict[tuple[int, int], float] = {}
-                for done, month in enumerate(months, start=1):
-                    await pipeline.plan([month])
-                    times = await completion_times(world, done, 120)
-                    await asyncio.sleep(0.5)  # idle again
-            finally:
-                pipeline.stop()
+    times: dict[tuple[int, int], float] = {}
+    async with idle_pipeline(base, latency_ms) as pipeline:
+        for done, month in enumerate(months, start=1):
+            await pipeline.plan([month])
+            times = await completion_times(pipeline.settings, done, 120)
+            await asyncio.sleep(0.5)  # idle again
     return list(times.values())
 
 
