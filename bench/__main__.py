@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 
 from bench.common import Figure, machine, stack_settings
+from shared.settings import Settings
 
 BENCHMARKS = ("dedup_query", "projector", "month_latency", "long_backfill")
 
@@ -53,8 +54,7 @@ def _load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
-async def _run(names: Sequence[str], quick: bool) -> list[Figure]:
-    base = stack_settings()
+async def _run(base: Settings, names: Sequence[str], quick: bool) -> list[Figure]:
     collected: list[Figure] = []
     for name in names:
         module = importlib.import_module(f"bench.{name}")
@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     print(f"machine: {machine()}; {_load()}")
-    figures = asyncio.run(_run(names, quick=not args.full))
+    base = stack_settings()  # starts the stack if needed: outside the event loop
+    figures = asyncio.run(_run(base, names, quick=not args.full))
     print()
     print(table(figures))
     print()
